@@ -1,0 +1,2 @@
+//! Frames and audio of KVS fragments: decode, select, convert to RGB, save JPEG/PNG/WAV.
+#![deny(missing_docs)]
