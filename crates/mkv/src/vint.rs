@@ -45,7 +45,7 @@ pub(crate) fn read_size(buf: &[u8]) -> Vint<Size> {
     if buf.len() < len {
         return Vint::Partial;
     }
-    let mask = 0xFFu8 >> len;
+    let mask = (0xFFu16 >> len) as u8;
     let mut value = u64::from(first & mask);
     let mut all_ones = first & mask == mask;
     for &b in &buf[1..len] {

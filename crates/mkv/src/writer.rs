@@ -156,19 +156,9 @@ impl Fragment {
             }
         }
         let mut out = Vec::with_capacity(self.bytes.len() + 16);
+        let void_positions = grew(tree.roots());
         for root in tree.roots() {
-            write_known(root, &mut out);
-        }
-        if grew(tree.roots()) {
-            for position_holder in tree.find_id(ids::SEEK_HEAD).into_iter().chain(tree.find_id(ids::CUES)) {
-                let at = position_holder.offset() as usize;
-                let len = position_holder.header_len() + position_holder.data().len();
-                // Offsets before the first grown element are unchanged, and SeekHead/Cues
-                // precede the Clusters in KVS fragments; elsewhere, leave them be.
-                if at + len <= out.len() && out[at..at + len] == self.bytes[at..at + len] {
-                    out.splice(at..at + len, void_of(len));
-                }
-            }
+            write_known(root, void_positions, &mut out);
         }
         Ok(out)
     }
@@ -207,14 +197,20 @@ fn keep(e: &Element) -> bool {
     !(e.is_truncated() && e.kind() != ElementType::Master)
 }
 
-fn write_known(e: &Element, out: &mut Vec<u8>) {
+/// Writes an element with known sizes; with `void_positions`, SeekHead and Cues become Void
+/// elements of their own length, since the positions they hold have moved.
+fn write_known(e: &Element, void_positions: bool, out: &mut Vec<u8>) {
     if !keep(e) {
+        return;
+    }
+    if void_positions && matches!(e.id(), ids::SEEK_HEAD | ids::CUES) {
+        out.extend_from_slice(&void_of(header_for(e).len() + body_len(e)));
         return;
     }
     out.extend_from_slice(&header_for(e));
     if e.kind() == ElementType::Master {
         for child in e.children() {
-            write_known(child, out);
+            write_known(child, void_positions, out);
         }
     } else {
         out.extend_from_slice(e.data());

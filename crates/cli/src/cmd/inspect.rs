@@ -1,10 +1,124 @@
-//! `kvs inspect` (placeholder until its crate lands).
+//! `kvs inspect`: lists the fragments of a GetMedia capture, an MKV file or standard input,
+//! as a table, an element tree, or JSON Lines (the contract in `record`).
+
+use std::io::{self, BufWriter, Read, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use bytes::Bytes;
+use kvs_mkv::{Event, FragmentSplitter};
+
+use crate::record::{ErrorRecord, FragmentRecord, SkippedRecord};
 
 /// Arguments of `kvs inspect`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// A GetMedia capture or MKV file; `-` for standard input.
+    input: PathBuf,
+    /// JSON Lines, one object per fragment, skipped run or in-band error.
+    #[arg(long, conflicts_with = "tree")]
+    json: bool,
+    /// Print every element with its name, id, size and value, like mkvinfo.
+    #[arg(long)]
+    tree: bool,
+}
 
-/// Runs `kvs inspect`.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`kvs inspect` is not available yet")
+/// How events are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Table,
+    Tree,
+    Json,
+}
+
+/// Runs `kvs inspect`. Exit status 0 when the input was read to its end, whatever it held.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let format = if args.json {
+        Format::Json
+    } else if args.tree {
+        Format::Tree
+    } else {
+        Format::Table
+    };
+    let mut input: Box<dyn Read> = if args.input.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(&args.input).with_context(|| format!("opening {}", args.input.display()))?;
+        Box::new(file)
+    };
+    let mut out = BufWriter::new(io::stdout().lock());
+    if format == Format::Table {
+        writeln!(out, "{}", table_header())?;
+    }
+    let mut splitter = FragmentSplitter::new();
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let n = match input.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("reading input"),
+        };
+        splitter.feed(Bytes::copy_from_slice(&chunk[..n]));
+        print_events(&mut splitter, format, &mut out)?;
+        // A pipe from a live source: show each fragment as it arrives.
+        out.flush()?;
+    }
+    splitter.finish();
+    print_events(&mut splitter, format, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn print_events(splitter: &mut FragmentSplitter, format: Format, out: &mut impl Write) -> anyhow::Result<()> {
+    while let Some(event) = splitter.poll() {
+        match (format, &event) {
+            (Format::Json, Event::Fragment(f)) => json_line(out, &FragmentRecord::new(f))?,
+            (Format::Json, Event::Skipped(s)) => json_line(out, &SkippedRecord::new(s))?,
+            (Format::Json, Event::AwsError(e)) => json_line(out, &ErrorRecord::new(e))?,
+            (Format::Table, Event::Fragment(f)) => writeln!(out, "{}", table_row(&FragmentRecord::new(f)))?,
+            (Format::Tree, Event::Fragment(f)) => {
+                let tree = f.tree();
+                writeln!(out, "# fragment {} at offset {}", f.index(), f.offset())?;
+                write!(out, "{tree}")?;
+                if let Some(error) = tree.error() {
+                    writeln!(out, "! {error}")?;
+                }
+            }
+            (_, Event::Skipped(s)) => writeln!(out, "skipped {} bytes at offset {}: {}", s.len, s.offset, s.reason)?,
+            (_, Event::AwsError(e)) => writeln!(out, "error at offset {}: {e}", e.offset)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn json_line(out: &mut impl Write, record: &impl serde::Serialize) -> anyhow::Result<()> {
+    serde_json::to_writer(&mut *out, record)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Column titles of the table, aligned with [`table_row`].
+pub fn table_header() -> String {
+    format!(
+        "{:>5}  {:<48}  {:<14}  {:<14}  {:>6}  {:>9}  {:>7}  {}",
+        "#", "fragment number", "producer time", "server time", "frames", "bytes", "lag ms", "complete"
+    )
+}
+
+/// One table row per fragment.
+pub fn table_row(r: &FragmentRecord) -> String {
+    let dash = || "-".to_owned();
+    format!(
+        "{:>5}  {:<48}  {:<14}  {:<14}  {:>6}  {:>9}  {:>7}  {}",
+        r.index,
+        r.fragment_number.clone().unwrap_or_else(dash),
+        r.producer_timestamp.clone().unwrap_or_else(dash),
+        r.server_timestamp.clone().unwrap_or_else(dash),
+        r.frame_count(),
+        r.size,
+        r.millis_behind_now.map_or_else(dash, |m| m.to_string()),
+        if r.complete { "yes" } else { "no" },
+    )
 }
