@@ -105,7 +105,12 @@ pub struct SkippedRecord {
 impl SkippedRecord {
     /// The record of skipped bytes.
     pub fn new(skipped: &Skipped) -> Self {
-        Self { kind: "skipped", offset: skipped.offset, size: skipped.len, reason: skipped.reason.to_string() }
+        Self {
+            kind: "skipped",
+            offset: skipped.offset,
+            size: skipped.len,
+            reason: skipped.reason.to_string(),
+        }
     }
 }
 

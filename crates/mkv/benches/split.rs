@@ -12,9 +12,9 @@ use kvs_mkv::{Event, FragmentSplitter};
 
 fn stream() -> Bytes {
     let target_mb: usize = std::env::var("KVS_BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
-    let dir = std::env::var_os("KVS_SAMPLES")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/kvs-samples"));
+    let dir = std::env::var_os("KVS_SAMPLES").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/kvs-samples")
+    });
     let mut unit = Vec::new();
     for name in ["output_get_media.mkv", "kinesis_video_renderer_example_output.mkv", "test_mixed_tags.mkv"] {
         if let Ok(bytes) = std::fs::read(dir.join(name)) {

@@ -64,10 +64,22 @@ pub(crate) fn collect_frames(
                         }
                     }
                     let Some((start, data)) = block else {
-                        return Err(Error::BadBlock { offset: child.start as u64, reason: "BlockGroup without a whole Block" });
+                        return Err(Error::BadBlock {
+                            offset: child.start as u64,
+                            reason: "BlockGroup without a whole Block",
+                        });
                     };
                     let duration_ns = duration.map(|d| d.saturating_mul(scale));
-                    read_block(buf, data, start as u64, cluster_tc, scale, Some(!referenced), duration_ns, out)?;
+                    read_block(
+                        buf,
+                        data,
+                        start as u64,
+                        cluster_tc,
+                        scale,
+                        Some(!referenced),
+                        duration_ns,
+                        out,
+                    )?;
                 }
                 _ => {}
             }
@@ -132,7 +144,7 @@ fn read_block(
         // Fixed: all frames the same size.
         2 => {
             let total = end - pos;
-            if total % count != 0 {
+            if !total.is_multiple_of(count) {
                 return Err(bad("fixed lacing does not divide the payload"));
             }
             sizes.extend(std::iter::repeat_n(total / count, count - 1));
@@ -175,4 +187,91 @@ pub(crate) fn timecode_scale(buf: &Bytes, info: std::ops::Range<usize>) -> u64 {
         .and_then(|c| read_uint(&buf[c.data]))
         .filter(|&s| s > 0)
         .unwrap_or(1_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EbmlWriter, Fragment};
+
+    /// A fragment whose one Cluster (timecode 100) holds a SimpleBlock with these flags and
+    /// body (after track 1 and relative timecode 2).
+    fn fragment_with_block(flags: u8, body: &[u8]) -> Fragment {
+        let mut block = vec![0x81, 0x00, 0x02, flags];
+        block.extend_from_slice(body);
+        let mut w = EbmlWriter::new();
+        w.ebml_header("matroska").unknown_size_master(ids::SEGMENT);
+        w.master(ids::CLUSTER, |c| {
+            c.uint(ids::TIMECODE, 100).binary(ids::SIMPLE_BLOCK, &block);
+        });
+        Fragment::from_bytes(w.into_bytes()).unwrap()
+    }
+
+    fn payloads(fragment: &Fragment) -> Vec<Vec<u8>> {
+        let frames = fragment.frames().unwrap();
+        assert!(frames.iter().all(|f| f.track == 1 && f.timestamp_ns == 102_000_000));
+        frames.iter().map(|f| f.payload.to_vec()).collect()
+    }
+
+    #[test]
+    fn xiph_lacing() {
+        // 3 frames: sizes 300 (255 + 45), 2, and the rest (1).
+        let mut body = vec![2, 255, 45, 2];
+        body.extend(std::iter::repeat_n(b'a', 300));
+        body.extend_from_slice(b"bbc");
+        assert_eq!(
+            payloads(&fragment_with_block(0x82, &body)),
+            [vec![b'a'; 300], b"bb".to_vec(), b"c".to_vec()]
+        );
+    }
+
+    #[test]
+    fn fixed_lacing() {
+        let f = fragment_with_block(0x84, b"\x02aabbcc");
+        assert_eq!(payloads(&f), [b"aa".to_vec(), b"bb".to_vec(), b"cc".to_vec()]);
+        assert!(matches!(fragment_with_block(0x84, b"\x02aabbc").frames(), Err(Error::BadBlock { .. })));
+    }
+
+    #[test]
+    fn ebml_lacing() {
+        // 3 frames: first size 4 (vint 0x84), then the difference -2 as a 1-byte signed vint
+        // (0x80 | (63 - 2)), i.e. size 2, then the rest.
+        let body = [&[0x02, 0x84, 0x3D + 0x80][..], b"aaaabbc"].concat();
+        assert_eq!(
+            payloads(&fragment_with_block(0x86, &body)),
+            [b"aaaa".to_vec(), b"bb".to_vec(), b"c".to_vec()]
+        );
+    }
+
+    #[test]
+    fn lace_sizes_beyond_the_block_are_an_error() {
+        assert!(matches!(fragment_with_block(0x82, b"\x01\xFF\xFFab").frames(), Err(Error::BadBlock { .. })));
+        assert!(matches!(fragment_with_block(0x86, b"\x01\x8Fab").frames(), Err(Error::BadBlock { .. })));
+        assert!(matches!(fragment_with_block(0x82, b"").frames(), Err(Error::BadBlock { .. })));
+    }
+
+    #[test]
+    fn block_group_keyframes_follow_reference_blocks() {
+        let mut w = EbmlWriter::new();
+        w.ebml_header("matroska").unknown_size_master(ids::SEGMENT);
+        w.master(ids::INFO, |i| {
+            i.uint(ids::TIMECODE_SCALE, 1000);
+        });
+        w.master(ids::CLUSTER, |c| {
+            c.uint(ids::TIMECODE, 7);
+            c.master(ids::BLOCK_GROUP, |g| {
+                g.binary(ids::BLOCK, &[0x82, 0, 1, 0, b'k']).uint(ids::BLOCK_DURATION, 3);
+            });
+            c.master(ids::BLOCK_GROUP, |g| {
+                g.binary(ids::BLOCK, &[0x82, 0, 2, 0, b'p']).int(ids::REFERENCE_BLOCK, -1);
+            });
+        });
+        let frames = Fragment::from_bytes(w.into_bytes()).unwrap().frames().unwrap();
+        assert_eq!(frames.len(), 2);
+        assert_eq!(
+            (frames[0].keyframe, frames[0].timestamp_ns, frames[0].duration_ns),
+            (true, 8000, Some(3000))
+        );
+        assert_eq!((frames[1].keyframe, frames[1].track, &frames[1].payload[..]), (false, 2, &b"p"[..]));
+    }
 }

@@ -117,11 +117,11 @@ impl SegmentReader {
         }
         self.finished = true;
         self.run();
-        if let Some((id, header_len, _)) = self.open.take() {
-            if self.buf.len() > header_len {
-                let len = self.buf.len();
-                self.emit_child(id, header_len, len, true);
-            }
+        if let Some((id, header_len, _)) = self.open.take()
+            && self.buf.len() > header_len
+        {
+            let len = self.buf.len();
+            self.emit_child(id, header_len, len, true);
         }
         if !self.failed && self.buf.len() > 0 {
             let offset = self.base;
@@ -173,12 +173,22 @@ impl SegmentReader {
                         return;
                     }
                     let raw = self.take_raw(header.id, header.len, total, false);
-                    let item = if header.id == ids::EBML { SegmentItem::EbmlHeader(raw) } else { SegmentItem::Child(raw) };
+                    let item = if header.id == ids::EBML {
+                        SegmentItem::EbmlHeader(raw)
+                    } else {
+                        SegmentItem::Child(raw)
+                    };
                     self.items.push_back(Ok(item));
                 }
-                (id, None) if schema::kind_of(id) == ElementType::Master => self.open = Some((id, header.len, header.len)),
+                (id, None) if schema::kind_of(id) == ElementType::Master => {
+                    self.open = Some((id, header.len, header.len))
+                }
                 (id, None) => {
-                    return self.fail(Error::Malformed { id, offset, reason: "unknown size on a non-master element" });
+                    return self.fail(Error::Malformed {
+                        id,
+                        offset,
+                        reason: "unknown size on a non-master element",
+                    });
                 }
             }
         }
@@ -191,7 +201,12 @@ impl SegmentReader {
             let data = self.buf.as_slice();
             if pos > self.limits.max_element_size as usize {
                 let offset = self.base;
-                self.fail(Error::ElementTooLarge { id, offset, size: pos as u64, limit: self.limits.max_element_size });
+                self.fail(Error::ElementTooLarge {
+                    id,
+                    offset,
+                    size: pos as u64,
+                    limit: self.limits.max_element_size,
+                });
                 return None;
             }
             let child = match read_header(data.get(pos..).unwrap_or_default()) {

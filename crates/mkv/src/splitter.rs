@@ -195,7 +195,8 @@ impl FragmentSplitter {
                 // Cut before its Segment began: nothing of a fragment to deliver.
                 let offset = self.base;
                 self.state = State::Between;
-                self.skipping = Some(Skipped { offset, len: 0, reason: Error::Truncated { id: ids::EBML, offset } });
+                self.skipping =
+                    Some(Skipped { offset, len: 0, reason: Error::Truncated { id: ids::EBML, offset } });
             }
         }
         let rest = self.buf.len();
@@ -262,11 +263,11 @@ impl FragmentSplitter {
         if self.pos > self.buf.len() || (self.pos == self.buf.len() && !self.finished) {
             return false;
         }
-        if let State::Segment { end: Some(end) } | State::Unknown { segment_end: Some(end), .. } = self.state {
-            if self.pos >= end {
-                self.close_fragment(self.pos, true);
-                return true;
-            }
+        if let State::Segment { end: Some(end) } | State::Unknown { segment_end: Some(end), .. } = self.state
+            && self.pos >= end
+        {
+            self.close_fragment(self.pos, true);
+            return true;
         }
         if self.pos == self.buf.len() {
             return false;
@@ -285,12 +286,12 @@ impl FragmentSplitter {
                 return true;
             }
         };
-        if let Some(size) = header.size {
-            if size > self.limits.max_element_size {
-                let limit = self.limits.max_element_size;
-                self.corrupt(Error::ElementTooLarge { id: header.id, offset, size, limit });
-                return true;
-            }
+        if let Some(size) = header.size
+            && size > self.limits.max_element_size
+        {
+            let limit = self.limits.max_element_size;
+            self.corrupt(Error::ElementTooLarge { id: header.id, offset, size, limit });
+            return true;
         }
         match self.state {
             State::Between => unreachable!("step runs inside a fragment"),
@@ -352,7 +353,11 @@ impl FragmentSplitter {
                 true
             }
             None => {
-                self.corrupt(Error::Malformed { id: header.id, offset, reason: "unknown size on a non-master element" });
+                self.corrupt(Error::Malformed {
+                    id: header.id,
+                    offset,
+                    reason: "unknown size on a non-master element",
+                });
                 true
             }
         }
@@ -383,9 +388,11 @@ impl FragmentSplitter {
         }
         self.pos = end;
         let new_tags = &self.tags[first_new..];
-        if new_tags.iter().any(|t| t.name == names::ERROR_CODE || t.name == names::EXCEPTION_ERROR_CODE) {
-            self.close_fragment(end, true);
-        } else if new_tags.iter().any(|t| t.name == names::CONTINUATION_TOKEN) {
+        // The continuation token ends a fragment; an error code ends the error "fragment".
+        let ends_fragment = |name: &str| {
+            matches!(name, names::CONTINUATION_TOKEN | names::ERROR_CODE | names::EXCEPTION_ERROR_CODE)
+        };
+        if new_tags.iter().any(|t| ends_fragment(&t.name)) {
             self.close_fragment(end, true);
         }
         true
@@ -417,7 +424,9 @@ impl FragmentSplitter {
         }
         let bytes = self.buf.take(end);
         self.base += end as u64;
-        self.capacity_hint = end + end / 4 + (64 << 10);
+        // Size the next buffer for the largest recent fragment, so that one that spans
+        // chunks is copied once instead of regrown.
+        self.capacity_hint = (end + end / 4 + (64 << 10)).max(self.capacity_hint - self.capacity_hint / 8);
         if let Some(error) = AwsError::from_tags(offset, &tags) {
             self.events.push_back(Event::AwsError(error));
             return;
@@ -445,10 +454,10 @@ impl FragmentSplitter {
     }
 
     fn flush_skipped(&mut self) {
-        if let Some(skipped) = self.skipping.take() {
-            if skipped.len > 0 {
-                self.events.push_back(Event::Skipped(skipped));
-            }
+        if let Some(skipped) = self.skipping.take()
+            && skipped.len > 0
+        {
+            self.events.push_back(Event::Skipped(skipped));
         }
     }
 }

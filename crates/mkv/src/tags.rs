@@ -334,7 +334,10 @@ mod tests {
     #[test]
     fn fragment_numbers_order_numerically() {
         let n = |s: &str| s.parse::<FragmentNumber>().unwrap();
-        assert!(n("91343852333181432392682062607743920146159169392") < n("91343852333181432427344383709766881962776549716"));
+        assert!(
+            n("91343852333181432392682062607743920146159169392")
+                < n("91343852333181432427344383709766881962776549716")
+        );
         assert!(n("9") < n("10"));
         assert_eq!(n("007"), n("7"));
         assert_eq!(n("0").as_str(), "0");
@@ -359,9 +362,17 @@ mod tests {
     #[test]
     fn both_error_spellings() {
         let tag = |n: &str, v: &str| SimpleTag { name: n.into(), value: Some(v.into()), binary: None };
-        let e = AwsError::from_tags(5, &[tag(names::ERROR_CODE, "FRAGMENT_NOT_FOUND"), tag(names::ERROR_ID, "3000")]).unwrap();
+        let e = AwsError::from_tags(
+            5,
+            &[tag(names::ERROR_CODE, "FRAGMENT_NOT_FOUND"), tag(names::ERROR_ID, "3000")],
+        )
+        .unwrap();
         assert_eq!((e.code.as_str(), e.id.as_deref()), ("FRAGMENT_NOT_FOUND", Some("3000")));
-        let e = AwsError::from_tags(0, &[tag(names::EXCEPTION_ERROR_CODE, "4000"), tag(names::EXCEPTION_MESSAGE, "too big")]).unwrap();
+        let e = AwsError::from_tags(
+            0,
+            &[tag(names::EXCEPTION_ERROR_CODE, "4000"), tag(names::EXCEPTION_MESSAGE, "too big")],
+        )
+        .unwrap();
         assert_eq!(e.to_string(), "KVS error 4000: too big");
         assert!(AwsError::from_tags(0, &[tag(names::FRAGMENT_NUMBER, "1")]).is_none());
     }

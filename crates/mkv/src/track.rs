@@ -64,7 +64,11 @@ pub struct Track {
 }
 
 /// Reads every TrackEntry of a `Tracks` element whose data is `buf[data]`.
-pub(crate) fn parse_tracks(buf: &Bytes, data: std::ops::Range<usize>, out: &mut Vec<Track>) -> Result<(), Error> {
+pub(crate) fn parse_tracks(
+    buf: &Bytes,
+    data: std::ops::Range<usize>,
+    out: &mut Vec<Track>,
+) -> Result<(), Error> {
     for entry in Children::new(buf, data, 0) {
         let entry = entry?.whole(0)?;
         if entry.header.id == ids::TRACK_ENTRY {
@@ -123,7 +127,9 @@ fn parse_entry(buf: &Bytes, data: std::ops::Range<usize>) -> Result<Track, Error
                     let a = a?.whole(0)?;
                     let body = &buf[a.data];
                     match a.header.id {
-                        ids::SAMPLING_FREQUENCY => audio.sampling_frequency = read_float(body).unwrap_or(8000.0),
+                        ids::SAMPLING_FREQUENCY => {
+                            audio.sampling_frequency = read_float(body).unwrap_or(8000.0)
+                        }
                         ids::CHANNELS => audio.channels = read_uint(body).unwrap_or(1),
                         ids::BIT_DEPTH => audio.bit_depth = read_uint(body),
                         _ => {}

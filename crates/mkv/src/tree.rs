@@ -235,7 +235,12 @@ impl ElementTree {
     }
 }
 
-fn build(bytes: &Bytes, range: std::ops::Range<usize>, depth: usize, error: &mut Option<Error>) -> Vec<Element> {
+fn build(
+    bytes: &Bytes,
+    range: std::ops::Range<usize>,
+    depth: usize,
+    error: &mut Option<Error>,
+) -> Vec<Element> {
     let mut out = Vec::new();
     if depth >= MAX_DEPTH {
         error.get_or_insert(Error::TooDeep { offset: range.start as u64, limit: MAX_DEPTH });
@@ -272,7 +277,16 @@ impl fmt::Display for ElementTree {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (depth, e) in self.iter() {
             let size = e.declared_size.map_or_else(|| "unknown".to_owned(), |s| s.to_string());
-            write!(f, "{:indent$}+ {} ({:#X}) @{} size {}", "", e.name(), e.id, e.offset, size, indent = depth * 2)?;
+            write!(
+                f,
+                "{:indent$}+ {} ({:#X}) @{} size {}",
+                "",
+                e.name(),
+                e.id,
+                e.offset,
+                size,
+                indent = depth * 2
+            )?;
             match e.value() {
                 Value::Master => {}
                 Value::Uint(v) => write!(f, ": {v}")?,
@@ -282,14 +296,13 @@ impl fmt::Display for ElementTree {
                 Value::Date(v) => write!(f, ": {v} ns since 2001")?,
                 Value::Binary(b) | Value::Invalid(b) => {
                     write!(f, ": {} bytes", b.len())?;
-                    if e.id == crate::ids::SIMPLE_BLOCK || e.id == crate::ids::BLOCK {
-                        if let vint::Vint::Done(Some(track), n) = vint::read_size(&b) {
-                            if b.len() >= n + 3 {
-                                let key = if b[n + 2] & 0x80 != 0 { ", key" } else { "" };
-                                let tc = i16::from_be_bytes([b[n], b[n + 1]]);
-                                write!(f, " (track {track}, timecode {tc}{key})")?;
-                            }
-                        }
+                    if (e.id == crate::ids::SIMPLE_BLOCK || e.id == crate::ids::BLOCK)
+                        && let vint::Vint::Done(Some(track), n) = vint::read_size(&b)
+                        && b.len() >= n + 3
+                    {
+                        let key = if b[n + 2] & 0x80 != 0 { ", key" } else { "" };
+                        let tc = i16::from_be_bytes([b[n], b[n + 1]]);
+                        write!(f, " (track {track}, timecode {tc}{key})")?;
                     }
                 }
             }

@@ -73,7 +73,9 @@ impl EbmlWriter {
 
     /// A signed integer element, in the fewest bytes.
     pub fn int(&mut self, id: u32, value: i64) -> &mut Self {
-        let len = (1..=8).find(|&n| n == 8 || (value >= -(1i64 << (8 * n - 1)) && value < (1i64 << (8 * n - 1)))).unwrap_or(8);
+        let len = (1..=8)
+            .find(|&n| n == 8 || (value >= -(1i64 << (8 * n - 1)) && value < (1i64 << (8 * n - 1))))
+            .unwrap_or(8);
         self.binary(id, &value.to_be_bytes()[8 - len..])
     }
 
@@ -150,10 +152,10 @@ impl Fragment {
     /// left out, so the file holds whole frames only.
     pub fn to_playable_mkv(&self) -> Result<Vec<u8>, Error> {
         let tree = ElementTree::parse(self.bytes.clone());
-        if let Some(error) = tree.error() {
-            if self.complete {
-                return Err(error.clone());
-            }
+        if let Some(error) = tree.error()
+            && self.complete
+        {
+            return Err(error.clone());
         }
         let mut out = Vec::with_capacity(self.bytes.len() + 16);
         let void_positions = grew(tree.roots());
@@ -166,9 +168,9 @@ impl Fragment {
 
 /// Whether rewriting any element changes its header length.
 fn grew(elements: &[Element]) -> bool {
-    elements.iter().any(|e| {
-        (e.declared_size().is_none() && header_for(e).len() != e.header_len()) || grew(e.children())
-    })
+    elements
+        .iter()
+        .any(|e| (e.declared_size().is_none() && header_for(e).len() != e.header_len()) || grew(e.children()))
 }
 
 /// The header `write_known` gives an element: the original size length if the real size
@@ -220,7 +222,7 @@ fn write_known(e: &Element, void_positions: bool, out: &mut Vec<u8>) {
 /// A Void element of exactly `len` bytes (at least 2).
 fn void_of(len: usize) -> Vec<u8> {
     let mut out = vec![ids::VOID as u8];
-    let n = (1..=8).find(|&n| len >= 1 + n && ((len - 1 - n) as u64) < (1u64 << (7 * n)) - 1).unwrap_or(8);
+    let n = (1..=8).find(|&n| len > n && ((len - 1 - n) as u64) < (1u64 << (7 * n)) - 1).unwrap_or(8);
     vint::write_size_with_len(&mut out, (len - 1 - n) as u64, n);
     out.resize(len, 0);
     out

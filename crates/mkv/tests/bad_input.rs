@@ -16,9 +16,12 @@ fn huge_declared_size_is_an_error_not_an_allocation() {
     assert_eq!(frags.len(), 3, "{events:?}");
     assert!(frags[0].is_complete() && !frags[1].is_complete() && frags[2].is_complete());
     assert_eq!(frags[2].kvs().fragment_number.as_ref().unwrap().to_string(), testing::fragment_number(1));
-    let skipped: Vec<_> = events.iter().filter_map(|e| if let Event::Skipped(s) = e { Some(s) } else { None }).collect();
+    let skipped: Vec<_> =
+        events.iter().filter_map(|e| if let Event::Skipped(s) = e { Some(s) } else { None }).collect();
     assert_eq!(skipped.len(), 1);
-    assert!(matches!(skipped[0].reason, Error::ElementTooLarge { id: ids::CLUSTER, size, .. } if size == 1 << 55));
+    assert!(
+        matches!(skipped[0].reason, Error::ElementTooLarge { id: ids::CLUSTER, size, .. } if size == 1 << 55)
+    );
 }
 
 #[test]
@@ -28,7 +31,11 @@ fn configured_limits_apply() {
     splitter.feed(stream);
     splitter.finish();
     let events: Vec<_> = std::iter::from_fn(|| splitter.poll()).collect();
-    assert!(events.iter().any(|e| matches!(e, Event::Skipped(s) if matches!(s.reason, Error::ElementTooLarge { .. }))));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Skipped(s) if matches!(s.reason, Error::ElementTooLarge { .. })))
+    );
 
     // An unknown-size Cluster that never ends is cut at the fragment limit.
     let mut w = EbmlWriter::new();
@@ -47,7 +54,9 @@ fn configured_limits_apply() {
 
 #[test]
 fn in_band_errors_are_events_not_fragments() {
-    for (code_tag, id_tag) in [(names::ERROR_CODE, names::ERROR_ID), (names::EXCEPTION_ERROR_CODE, names::EXCEPTION_MESSAGE)] {
+    for (code_tag, id_tag) in
+        [(names::ERROR_CODE, names::ERROR_ID), (names::EXCEPTION_ERROR_CODE, names::EXCEPTION_MESSAGE)]
+    {
         let mut w = EbmlWriter::new();
         w.raw(&testing::fragment(0, 2, 8));
         w.ebml_header("matroska").unknown_size_master(ids::SEGMENT);
@@ -96,5 +105,7 @@ fn invalid_vint_inside_a_fragment_keeps_what_came_before() {
 fn input_cut_inside_the_ebml_header_is_skipped_not_a_fragment() {
     let stream = testing::stream_of(1);
     let events = split(&stream.slice(..10));
-    assert!(matches!(&events[..], [Event::Skipped(s)] if s.len == 10 && matches!(s.reason, Error::Truncated { .. })));
+    assert!(
+        matches!(&events[..], [Event::Skipped(s)] if s.len == 10 && matches!(s.reason, Error::Truncated { .. }))
+    );
 }

@@ -38,7 +38,11 @@ fn every_sample_splits_the_same_in_one_byte_and_odd_chunks() {
             assert_eq!(digest(&split_chunked(&bytes, &[1])), whole, "{name} in 1-byte chunks");
         }
         assert_eq!(digest(&split_chunked(&bytes, &[7])), whole, "{name} in 7-byte chunks");
-        assert_eq!(digest(&split_chunked(&bytes, &[1024, 1, 65536, 3, 4000])), whole, "{name} in mixed chunks");
+        assert_eq!(
+            digest(&split_chunked(&bytes, &[1024, 1, 65536, 3, 4000])),
+            whole,
+            "{name} in mixed chunks"
+        );
     }
 }
 

@@ -71,7 +71,8 @@ fn mixed_tags_keeps_user_tags_in_order() {
     assert_eq!(fragments.len(), 10);
     for f in &fragments {
         assert_eq!(f.frames().unwrap().len(), 10);
-        let user: Vec<_> = f.tags().iter().filter(|t| t.name.starts_with("testTag")).map(|t| t.name.as_str()).collect();
+        let user: Vec<_> =
+            f.tags().iter().filter(|t| t.name.starts_with("testTag")).map(|t| t.name.as_str()).collect();
         // Five after the Cluster in every fragment; the first fragment also has five at the
         // very start of its Segment. In order, repeats kept.
         let runs = if f.index() == 0 { 2 } else { 1 };

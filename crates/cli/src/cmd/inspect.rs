@@ -43,7 +43,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut input: Box<dyn Read> = if args.input.as_os_str() == "-" {
         Box::new(io::stdin().lock())
     } else {
-        let file = std::fs::File::open(&args.input).with_context(|| format!("opening {}", args.input.display()))?;
+        let file =
+            std::fs::File::open(&args.input).with_context(|| format!("opening {}", args.input.display()))?;
         Box::new(file)
     };
     let mut out = BufWriter::new(io::stdout().lock());
@@ -85,7 +86,9 @@ fn print_events(splitter: &mut FragmentSplitter, format: Format, out: &mut impl 
                     writeln!(out, "! {error}")?;
                 }
             }
-            (_, Event::Skipped(s)) => writeln!(out, "skipped {} bytes at offset {}: {}", s.len, s.offset, s.reason)?,
+            (_, Event::Skipped(s)) => {
+                writeln!(out, "skipped {} bytes at offset {}: {}", s.len, s.offset, s.reason)?
+            }
             (_, Event::AwsError(e)) => writeln!(out, "error at offset {}: {e}", e.offset)?,
             _ => {}
         }
