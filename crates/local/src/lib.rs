@@ -1,2 +1,250 @@
-//! A KVS-compatible server on loopback with a synthetic camera: the embedded default.
+//! A KVS-compatible server on loopback, with a synthetic camera: the embedded default.
+//!
+//! [`LocalKvs`] speaks the REST+JSON protocol of Amazon Kinesis Video Streams, so the
+//! official SDK clients (`aws-sdk-kinesisvideo`, `-kinesisvideomedia`,
+//! `-kinesisvideoarchivedmedia`) work against it unchanged through `endpoint_url`:
+//! CreateStream, DescribeStream, ListStreams, DeleteStream, GetDataEndpoint, PutMedia,
+//! GetMedia with every StartSelector (live: the response stays open and each new fragment
+//! is written as it is ingested), ListFragments and GetMediaForFragmentList. Fragments
+//! are served in AWS's exact layout with 48-digit fragment numbers, and AWS's limits and
+//! errors are enforced. Tests can inject faults ([`Faults`]) and in-band errors, and feed
+//! streams from a synthetic H.264 [`camera`] or from MKV files.
+//!
+//! Behaviour worth knowing when testing against it:
+//! - StartSelector `FRAGMENT_NUMBER` starts *at* that fragment, `CONTINUATION_TOKEN` right
+//!   *after* it (a number no longer kept starts at the next one kept); `SERVER_TIMESTAMP`
+//!   and `PRODUCER_TIMESTAMP` start at the first fragment still running at that time; at
+//!   the live edge the response waits for new fragments, and ends after
+//!   [`Config::idle_timeout`] with nothing new or [`Config::max_get_media_duration`].
+//! - ListFragments pages are not sorted (each is newest first), as AWS warns; NextToken
+//!   is the number of the next fragment.
+//! - Each producer Cluster becomes a fragment carrying the producer's header elements
+//!   (SeekHead, Void, Info, Tracks and the Tags sent before the first Cluster); Tags sent
+//!   between Clusters go with the next fragment only; Cues and old KVS tags are dropped.
+//! - PutMedia acknowledges each fragment with BUFFERING, RECEIVED and PERSISTED once its
+//!   Cluster is complete, and stops at the first ERROR; no IDLE events are sent.
+//!
+//! What it does not do: GetImages, HLS/DASH, clips, KMS, tagging, or anything beyond
+//! loopback unless [`Config::addr`] says so. Parsing MKV belongs to `kvs-mkv`; consuming
+//! streams to `kvs-consumer`.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), kvs_local::Error> {
+//! use kvs_local::{Config, LocalKvs};
+//!
+//! let kvs = LocalKvs::start(Config::default()).await?;
+//! kvs.create_stream("demo")?;
+//! let numbers = kvs.ingest_mkv("demo", kvs_mkv::testing::stream_of(3))?;
+//! assert_eq!(numbers.len(), 3);
+//! assert_eq!(numbers[0].as_str().len(), 48);
+//! println!("export AWS_ENDPOINT_URL={}", kvs.endpoint_url());
+//! kvs.shutdown().await;
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
+
+mod api;
+mod auth;
+pub mod camera;
+mod config;
+mod error;
+mod faults;
+mod ingest;
+mod layout;
+mod store;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use kvs_mkv::FragmentNumber;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use camera::{CameraConfig, CameraHandle};
+pub use config::{Config, Credentials};
+pub use error::Error;
+pub use faults::{Faults, RefuseWith};
+
+use crate::api::Shared;
+use crate::ingest::{Ingester, NewFragment, TimecodeType};
+use crate::store::{Store, Stream, lock, now_ms};
+
+/// How long [`LocalKvs::shutdown`] waits for open responses to notice the stop.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A running server (axum on the tokio runtime it was started in). Clones share the
+/// server; [`shutdown`](Self::shutdown) stops it for all of them, and so does dropping the
+/// last clone (without waiting for open responses to end).
+#[derive(Debug, Clone)]
+pub struct LocalKvs {
+    shared: Arc<Shared>,
+    stop: Arc<watch::Sender<bool>>,
+    server: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl LocalKvs {
+    /// Binds `config.addr`, recovers the directory store if any, and starts serving.
+    pub async fn start(config: Config) -> Result<LocalKvs, Error> {
+        let store = Store::open(&config)?;
+        let listener = tokio::net::TcpListener::bind(config.addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, shutdown) = watch::channel(false);
+        let shared = Arc::new(Shared { config, store, endpoint: format!("http://{addr}"), shutdown });
+        let router = api::router(shared.clone());
+        let mut signal = shared.shutdown.clone();
+        let server = tokio::spawn(async move {
+            let stopped = async move {
+                let _ = signal.wait_for(|&stop| stop).await;
+            };
+            // Fragments are written as they come: no Nagle delay between small writes.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+                }
+            });
+            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stopped).await {
+                tracing::warn!(error = %e, "server stopped with an error");
+            }
+        });
+        tracing::info!(endpoint = %shared.endpoint, "local KVS listening");
+        Ok(LocalKvs { shared, stop: Arc::new(stop), server: Arc::new(Mutex::new(Some(server))) })
+    }
+
+    /// The endpoint URL to give the SDKs (`http://127.0.0.1:PORT`).
+    pub fn endpoint_url(&self) -> String {
+        self.shared.endpoint.clone()
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.shared.endpoint.trim_start_matches("http://").parse().unwrap_or(self.shared.config.addr)
+    }
+
+    /// Creates a stream; does nothing if it exists.
+    pub fn create_stream(&self, name: &str) -> Result<(), Error> {
+        self.shared.store.create(name).map(|_| ())
+    }
+
+    /// Deletes a stream; its open GetMedia responses get an in-band error (3002) and end.
+    pub fn delete_stream(&self, name: &str) -> Result<(), Error> {
+        self.shared.store.delete(name).map(|_| ()).ok_or_else(|| Error::StreamNotFound(name.to_owned()))
+    }
+
+    fn stream(&self, name: &str) -> Result<Arc<Stream>, Error> {
+        self.shared.store.get(name).ok_or_else(|| Error::StreamNotFound(name.to_owned()))
+    }
+
+    /// Ingests a producer MKV stream at once, as PutMedia does: each Cluster becomes one
+    /// fragment. Returns the fragment numbers given, in order. Cluster timecodes before
+    /// the year 2000 are taken as relative to now. A stream cut short keeps its whole
+    /// Clusters; a malformed one is refused before anything is stored.
+    pub fn ingest_mkv(&self, stream: &str, producer_mkv: Bytes) -> Result<Vec<FragmentNumber>, Error> {
+        let target = self.stream(stream)?;
+        let mut numbers = Vec::new();
+        for new in cut(producer_mkv)? {
+            numbers.push(self.shared.store.append(&target, new)?.number.clone());
+        }
+        Ok(numbers)
+    }
+
+    /// Feeds a producer MKV stream (a file) on a thread, one fragment at a time: paced
+    /// by its Cluster timecodes when `paced`, else as fast as possible.
+    pub fn spawn_ingest(&self, stream: &str, producer_mkv: Bytes, paced: bool) -> CameraHandle {
+        let prepared = self.stream(stream).and_then(|target| Ok((target, cut(producer_mkv)?)));
+        let (target, fragments) = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => return CameraHandle::failed(e),
+        };
+        let shared = self.shared.clone();
+        let first_ms = fragments.first().map_or(0, |f| f.producer_ms);
+        let start = std::time::Instant::now();
+        let mut fragments = fragments.into_iter();
+        CameraHandle::spawn(move |stop| {
+            let Some(new) = fragments.next() else { return Ok(false) };
+            if paced {
+                let due = Duration::from_millis(new.producer_ms.saturating_sub(first_ms).max(0) as u64);
+                let wait = due.saturating_sub(start.elapsed());
+                if !camera::sleep_unless_stopped(wait, stop) {
+                    return Ok(false);
+                }
+            }
+            shared.store.append(&target, new).map(|_| true)
+        })
+    }
+
+    /// Sets the faults of a stream's later media calls (replacing earlier ones). Does
+    /// nothing for an unknown stream.
+    pub fn set_faults(&self, stream: &str, faults: Faults) {
+        match self.shared.store.get(stream) {
+            Some(s) => s.set_faults(faults),
+            None => tracing::warn!(stream, "set_faults on an unknown stream"),
+        }
+    }
+
+    /// Appends an in-band error fragment (tags `AWS_KINESISVIDEO_ERROR_CODE` = `code`,
+    /// `AWS_KINESISVIDEO_ERROR_ID` = `id`) to a stream: every GetMedia reader that passes
+    /// this point receives it, then the fragments after it. A CONTINUATION_TOKEN resume
+    /// starts at the next fragment and does not replay it.
+    pub fn inject_error(&self, stream: &str, code: &str, id: &str) -> Result<(), Error> {
+        let target = self.stream(stream)?;
+        self.shared.store.inject_error(&target, code, id);
+        Ok(())
+    }
+
+    /// Starts a synthetic camera feeding `stream` (created if missing), at real time or as
+    /// fast as possible, until the handle is stopped or dropped or `camera.frames` are done.
+    pub fn spawn_camera(&self, stream: &str, camera: CameraConfig) -> CameraHandle {
+        if let Err(e) = self.create_stream(stream) {
+            return CameraHandle::failed(e);
+        }
+        let realtime = camera.realtime;
+        let start_ms = now_ms();
+        let encoder = match camera::Camera::new(camera, start_ms) {
+            Ok(encoder) => encoder,
+            Err(e) => return CameraHandle::failed(e),
+        };
+        let shared = self.shared.clone();
+        let name = stream.to_owned();
+        let mut ingester = Ingester::new(TimecodeType::Absolute, start_ms);
+        CameraHandle::spawn(CameraHandle::camera_step(encoder, realtime, move |bytes| {
+            let target = shared.store.get(&name).ok_or_else(|| Error::StreamNotFound(name.clone()))?;
+            for new in ingester.feed(bytes) {
+                shared.store.append(&target, new?)?;
+            }
+            Ok(())
+        }))
+    }
+
+    /// Stops the server: open GetMedia and PutMedia responses end, then the listener
+    /// closes. Cameras stop when their handles are dropped.
+    pub async fn shutdown(self) {
+        self.stop.send_replace(true);
+        let server = lock(&self.server).take();
+        if let Some(server) = server
+            && tokio::time::timeout(SHUTDOWN_GRACE, server).await.is_err()
+        {
+            tracing::warn!("server did not stop in time");
+        }
+    }
+}
+
+/// Cuts a whole producer stream into fragments. A stream cut short (a recording that
+/// ends inside a Cluster) keeps the fragments before the cut.
+fn cut(producer_mkv: Bytes) -> Result<Vec<NewFragment>, Error> {
+    let mut ingester = Ingester::new(TimecodeType::Absolute, now_ms());
+    let mut results = ingester.feed(producer_mkv);
+    results.extend(ingester.finish());
+    let mut fragments = Vec::with_capacity(results.len());
+    for result in results {
+        match result {
+            Ok(fragment) => fragments.push(fragment),
+            Err(Error::Mkv(e @ kvs_mkv::Error::Truncated { .. })) => {
+                tracing::warn!(error = %e, "the producer stream ends inside an element: its last part is dropped");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(fragments)
+}

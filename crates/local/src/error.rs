@@ -1,0 +1,34 @@
+//! The one error type of this crate.
+
+/// What went wrong in the local server or one of its helpers.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A socket or file operation failed (binding the listener, the directory store).
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// No stream of that name exists.
+    #[error("stream {0:?} not found")]
+    StreamNotFound(String),
+    /// A stream name that KVS would refuse (1-256 of `a-zA-Z0-9_.-`).
+    #[error("invalid stream name {0:?}: 1 to 256 characters of a-z A-Z 0-9 _ . -")]
+    InvalidStreamName(String),
+    /// Producer MKV that could not be turned into fragments.
+    #[error("invalid producer MKV: {0}")]
+    Mkv(#[from] kvs_mkv::Error),
+    /// A producer stream that is valid MKV but not acceptable to KVS.
+    #[error("rejected producer media: {0}")]
+    Rejected(String),
+    /// A fragment over the 50 MB KVS accepts.
+    #[error("fragment of {0} bytes exceeds the 50 MB limit")]
+    TooLarge(usize),
+    /// The directory store holds something it cannot read back.
+    #[error("directory store: {0}")]
+    Store(String),
+    /// A camera configuration that cannot be encoded.
+    #[error("invalid camera configuration: {0}")]
+    Camera(String),
+    /// The H.264 encoder failed.
+    #[error("H.264 encoder: {0}")]
+    Encoder(String),
+}

@@ -1,0 +1,52 @@
+//! The bytes the server sends: a stored fragment in AWS's GetMedia and
+//! GetMediaForFragmentList layouts, and in-band error fragments. No I/O.
+//!
+//! GetMedia layout, as in the real captures: EBML header, unknown-size Segment, the
+//! producer's header elements and tags, KVS Tags (FRAGMENT_NUMBER, SERVER_TIMESTAMP,
+//! PRODUCER_TIMESTAMP), the Cluster, trailing KVS Tags (MILLIS_BEHIND_NOW,
+//! CONTINUATION_TOKEN).
+
+use bytes::Bytes;
+use kvs_mkv::{EbmlWriter, Timestamp, ids, names};
+
+use crate::store::StoredFragment;
+
+/// The parts of a fragment as served by GetMedia, in order (the Cluster zero-copy).
+pub(crate) fn get_media_parts(f: &StoredFragment, now_ms: i64) -> [Bytes; 4] {
+    let number = f.number.as_str();
+    let server = Timestamp::from_unix_millis(f.server_ms);
+    let producer = Timestamp::from_unix_millis(f.producer_ms);
+    let mut tags = EbmlWriter::new();
+    tags.simple_tags(&[
+        (names::FRAGMENT_NUMBER, number),
+        (names::SERVER_TIMESTAMP, server.as_str()),
+        (names::PRODUCER_TIMESTAMP, producer.as_str()),
+    ]);
+    let behind = now_ms.saturating_sub(f.server_ms).max(0).to_string();
+    let mut trailing = EbmlWriter::new();
+    trailing.simple_tags(&[(names::MILLIS_BEHIND_NOW, &behind), (names::CONTINUATION_TOKEN, number)]);
+    [f.head.clone(), tags.into_bytes(), f.cluster.clone(), trailing.into_bytes()]
+}
+
+/// The parts of a fragment as served by GetMediaForFragmentList (archive tag spellings,
+/// no trailing tags).
+pub(crate) fn archived_parts(f: &StoredFragment) -> [Bytes; 3] {
+    let server = Timestamp::from_unix_millis(f.server_ms);
+    let producer = Timestamp::from_unix_millis(f.producer_ms);
+    let mut tags = EbmlWriter::new();
+    tags.simple_tags(&[
+        (names::FRAGMENT_NUMBER, f.number.as_str()),
+        (names::SERVER_SIDE_TIMESTAMP, server.as_str()),
+        (names::PRODUCER_SIDE_TIMESTAMP, producer.as_str()),
+    ]);
+    [f.head.clone(), tags.into_bytes(), f.cluster.clone()]
+}
+
+/// An in-band error: a fragment with no media whose tags carry the error, as AWS sends
+/// them with HTTP 200.
+pub(crate) fn error_fragment(code: &str, id: &str) -> Bytes {
+    let mut w = EbmlWriter::new();
+    w.ebml_header("matroska").unknown_size_master(ids::SEGMENT);
+    w.simple_tags(&[(names::ERROR_CODE, code), (names::ERROR_ID, id)]);
+    w.into_bytes()
+}

@@ -1,0 +1,21 @@
+//! Integration tests: the server on an ephemeral loopback port, driven only through the
+//! official AWS SDK clients over real HTTP (and a plain HTTP client for PutMedia, which
+//! the SDKs do not have). What comes back is checked with `kvs-mkv`.
+
+// Shared helpers: SDK clients, body reading, fragment splitting.
+mod util;
+
+// CreateStream, DescribeStream, ListStreams, DeleteStream, GetDataEndpoint.
+mod control;
+// GetMedia: every StartSelector, live delivery, AWS layout, real captures.
+mod get_media;
+// ListFragments pagination and ranges, GetMediaForFragmentList.
+mod archive;
+// Rate and connection limits, errors, injected faults, in-band errors.
+mod limits;
+// PutMedia over chunked HTTP, unsigned and SigV4-signed; signature checks.
+mod put_media;
+// The directory store across a restart, with a torn write.
+mod restart;
+// 3 live readers on 4 streams, bounded in time.
+mod soak;
