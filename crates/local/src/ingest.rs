@@ -191,11 +191,8 @@ fn is_kvs_tags(tags: &[u8]) -> bool {
 /// The producer's own SimpleTags of a Tags element that also holds KVS tags, as a new
 /// Tags element; `None` when nothing is left.
 fn without_kvs_tags(tags: &Bytes) -> Option<Bytes> {
-    let mut w = EbmlWriter::new();
-    w.ebml_header("matroska").unknown_size_master(ids::SEGMENT).raw(tags);
-    let parsed = Fragment::from_bytes(w.into_bytes()).ok()?;
+    let parsed = kvs_mkv::parse_tags(tags).ok()?;
     let kept: Vec<(&str, &str)> = parsed
-        .tags()
         .iter()
         .filter(|t| !t.name.starts_with("AWS_KINESISVIDEO_"))
         .map(|t| (t.name.as_str(), t.value.as_deref().unwrap_or("")))

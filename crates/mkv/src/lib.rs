@@ -57,7 +57,7 @@ pub use segment::{RawElement, SegmentItem, SegmentReader};
 pub use splitter::{Event, FragmentSplitter, Limits, Skipped};
 pub use tags::{
     AwsError, FragmentNumber, InvalidFragmentNumber, InvalidTimestamp, KvsTags, MAX_FRAGMENT_NUMBER_DIGITS,
-    SimpleTag, Timestamp, names,
+    SimpleTag, Timestamp, names, parse_tags,
 };
 pub use track::{AudioInfo, Track, TrackKind, VideoInfo};
 pub use tree::{Element, ElementTree, Value};

@@ -279,6 +279,32 @@ impl fmt::Display for AwsError {
 
 impl std::error::Error for AwsError {}
 
+/// The SimpleTags of a whole `Tags` element (header included), in order.
+///
+/// ```
+/// use kvs_mkv::{EbmlWriter, parse_tags};
+/// let mut w = EbmlWriter::new();
+/// w.simple_tags(&[("A", "1"), ("B", "2")]);
+/// let tags = parse_tags(&w.into_bytes()).unwrap();
+/// assert_eq!((tags[1].name.as_str(), tags[1].value.as_deref()), ("B", Some("2")));
+/// ```
+pub fn parse_tags(element: &Bytes) -> Result<Vec<SimpleTag>, Error> {
+    let header = match crate::element::read_header(element) {
+        crate::element::HeaderRead::Done(h) if h.id == ids::TAGS => h,
+        crate::element::HeaderRead::Done(h) => {
+            return Err(Error::Malformed { id: h.id, offset: 0, reason: "not a Tags element" });
+        }
+        _ => return Err(Error::Truncated { id: ids::TAGS, offset: 0 }),
+    };
+    let end = header.size.map_or(element.len() as u64, |s| header.len as u64 + s);
+    if end > element.len() as u64 {
+        return Err(Error::Truncated { id: ids::TAGS, offset: 0 });
+    }
+    let mut out = Vec::new();
+    parse_tags_element(element, header.len..end as usize, 0, &mut out)?;
+    Ok(out)
+}
+
 /// Appends the SimpleTags of a whole `Tags` element (`element` = header + data) to `out`.
 pub(crate) fn parse_tags_element(
     element: &Bytes,
