@@ -39,6 +39,10 @@ pub(crate) struct Tracker {
     /// Archive: the last fragment number the current request asked for. A body that ends
     /// cleanly with another fragment (without trailing tags to prove it whole) was cut.
     expect_last: Option<FragmentNumber>,
+    /// Fragments delivered so far, and their bytes: their index and offset in the
+    /// logical stream that spans responses.
+    delivered: u64,
+    delivered_bytes: u64,
     /// Fragments dropped because they were already delivered.
     pub(crate) duplicates: u64,
     /// Fragments dropped because a connection cut them (they come again).
@@ -58,6 +62,8 @@ impl Tracker {
             last: None,
             token: None,
             expect_last: None,
+            delivered: 0,
+            delivered_bytes: 0,
             duplicates: 0,
             cut: 0,
             skipped_bytes: 0,
@@ -165,6 +171,9 @@ impl Tracker {
             }
             self.last = Some(n);
         }
+        let f = f.renumbered(self.delivered, self.delivered_bytes);
+        self.delivered += 1;
+        self.delivered_bytes += f.bytes().len() as u64;
         out.push_back(Output::Fragment(f));
     }
 }
@@ -238,7 +247,12 @@ mod tests {
             tracker.end_response(true, &mut out);
             for o in out.drain(..) {
                 match o {
-                    Output::Fragment(f) => delivered.push(f.bytes().clone()),
+                    Output::Fragment(f) => {
+                        // Numbered across responses, as one stream.
+                        assert_eq!(f.index(), delivered.len() as u64);
+                        assert_eq!(f.offset(), delivered.iter().map(|b: &Bytes| b.len() as u64).sum::<u64>());
+                        delivered.push(f.bytes().clone());
+                    }
                     Output::InBand(e) => panic!("{e}"),
                 }
             }

@@ -81,6 +81,15 @@ impl Fragment {
         self.index
     }
 
+    /// The same fragment placed at `index` and `offset` of a longer logical stream: a
+    /// consumer that resumes over several responses numbers what it delivers across all
+    /// of them, while each response's splitter starts again at 0.
+    pub fn renumbered(mut self, index: u64, offset: u64) -> Self {
+        self.index = index;
+        self.offset = offset;
+        self
+    }
+
     /// False when the input ended or turned bad inside this fragment: its whole elements
     /// (and so its whole frames) are still there, the rest is missing.
     pub fn is_complete(&self) -> bool {

@@ -142,6 +142,28 @@ impl Element {
     }
 }
 
+impl Element {
+    /// An element made here rather than read: it has no place in the input yet.
+    pub(crate) fn synthetic(id: u32, data: Bytes) -> Self {
+        let mut header = Vec::new();
+        vint::write_id(&mut header, id);
+        vint::write_size(&mut header, data.len() as u64);
+        Self {
+            id,
+            offset: 0,
+            header_len: header.len(),
+            declared_size: Some(data.len() as u64),
+            truncated: false,
+            data,
+            children: Vec::new(),
+        }
+    }
+
+    pub(crate) fn children_mut(&mut self) -> &mut Vec<Element> {
+        &mut self.children
+    }
+}
+
 fn walk<'a>(elements: &'a [Element], f: &mut impl FnMut(&'a Element)) {
     for e in elements {
         f(e);
@@ -179,6 +201,10 @@ impl ElementTree {
     /// Top-level elements (EBML header, Segment).
     pub fn roots(&self) -> &[Element] {
         &self.roots
+    }
+
+    pub(crate) fn roots_mut(&mut self) -> &mut [Element] {
+        &mut self.roots
     }
 
     /// Why parsing stopped early, if it did.

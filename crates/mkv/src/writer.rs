@@ -146,23 +146,59 @@ impl Fragment {
     /// The fragment as a standalone `.mkv` that players seek in: every unknown size
     /// (Segment, Cluster) replaced by the real one.
     ///
-    /// Where a size had to grow (a 1-byte unknown marker), later byte positions move, so
-    /// SeekHead and Cues, which hold positions, become Void elements of the same length
-    /// rather than point to the wrong place. A block cut short (an incomplete fragment) is
-    /// left out, so the file holds whole frames only.
+    /// Players show a length and a seek bar only when Info has a Duration, which KVS
+    /// producers leave out: it is added, from the first frame to the end of the last.
+    /// Where that or a size change (a 1-byte unknown marker growing) moves later byte
+    /// positions, SeekHead and Cues, which hold positions, become Void elements of the same
+    /// length rather than point to the wrong place. A block cut short (an incomplete
+    /// fragment) is left out, so the file holds whole frames only.
     pub fn to_playable_mkv(&self) -> Result<Vec<u8>, Error> {
-        let tree = ElementTree::parse(self.bytes.clone());
+        let mut tree = ElementTree::parse(self.bytes.clone());
         if let Some(error) = tree.error()
             && self.complete
         {
             return Err(error.clone());
         }
+        let added_duration = self.add_duration(&mut tree);
         let mut out = Vec::with_capacity(self.bytes.len() + 16);
-        let void_positions = grew(tree.roots());
+        let void_positions = added_duration || grew(tree.roots());
         for root in tree.roots() {
             write_known(root, void_positions, &mut out);
         }
         Ok(out)
+    }
+}
+
+impl Fragment {
+    /// Adds `Info/Duration` where it is missing; returns whether it did.
+    fn add_duration(&self, tree: &mut ElementTree) -> bool {
+        let (frames, _) = self.frames_lossy();
+        let (Some(first), Some(last)) =
+            (frames.iter().map(|f| f.timestamp_ns).min(), frames.iter().map(|f| f.timestamp_ns).max())
+        else {
+            return false;
+        };
+        let scale = self.timecode_scale().unwrap_or(1_000_000).max(1);
+        // The last frame lasts as long as the average frame before it.
+        let mut stamps: Vec<i64> = frames.iter().map(|f| f.timestamp_ns).collect();
+        stamps.sort_unstable();
+        stamps.dedup();
+        let step = if stamps.len() > 1 { (last - first) / (stamps.len() as i64 - 1) } else { 0 };
+        let duration_ns = (last - first + step) as f64;
+        let Some(segment) = tree.roots_mut().iter_mut().find(|e| e.id() == ids::SEGMENT) else {
+            return false;
+        };
+        let Some(info) = segment.children_mut().iter_mut().find(|e| e.id() == ids::INFO && !e.is_truncated())
+        else {
+            return false;
+        };
+        if info.children().iter().any(|c| c.id() == ids::DURATION) || duration_ns <= 0.0 {
+            return false;
+        }
+        let ticks = duration_ns / scale as f64;
+        info.children_mut()
+            .push(Element::synthetic(ids::DURATION, Bytes::copy_from_slice(&ticks.to_be_bytes())));
+        true
     }
 }
 

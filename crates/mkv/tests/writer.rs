@@ -1,12 +1,13 @@
 use bytes::Bytes;
-use kvs_mkv::{EbmlWriter, ElementTree, Fragment, ids, testing};
+use kvs_mkv::{EbmlWriter, ElementTree, Fragment, Value, ids, testing};
 
 use crate::util::{SAMPLES, fragments, sample, split};
 
-/// Every element of the tree in order: (depth, id, value), sizes left out.
+/// Every element of the tree in order: (depth, id, value), sizes, padding and the
+/// Duration the rewrite adds left out.
 fn shape(tree: &ElementTree) -> Vec<(usize, u32, String)> {
     tree.iter()
-        .filter(|(_, e)| e.id() != ids::VOID)
+        .filter(|(_, e)| e.id() != ids::VOID && e.id() != ids::DURATION)
         .map(|(d, e)| (d, e.id(), format!("{:?}", e.value())))
         .collect()
 }
@@ -35,6 +36,27 @@ fn playable_rewrite_keeps_every_element_and_knows_every_size() {
             // Idempotent: a playable file rewrites to itself.
             assert_eq!(reparsed.to_playable_mkv().unwrap(), playable.to_vec());
         }
+    }
+}
+
+#[test]
+fn playable_files_have_a_duration_from_their_frames() {
+    let Some(bytes) = sample("test_mixed_tags.mkv") else { return };
+    for fragment in fragments(&split(&bytes)) {
+        assert!(fragment.tree().find("Duration").is_none(), "this producer wrote none");
+        let playable = Fragment::from_bytes(Bytes::from(fragment.to_playable_mkv().unwrap())).unwrap();
+        let duration = playable.tree().path("Segment/Info/Duration").map(|d| d.value());
+        // In millisecond ticks: from the first to the last frame, plus one average frame
+        // interval (integer nanoseconds) for the last frame's own length.
+        let frames = fragment.frames().unwrap();
+        let span_ns = frames.last().unwrap().timestamp_ns - frames[0].timestamp_ns;
+        let step_ns = span_ns / (frames.len() as i64 - 1);
+        assert_eq!(
+            duration,
+            Some(Value::Float((span_ns + step_ns) as f64 / 1e6)),
+            "fragment {}",
+            fragment.index()
+        );
     }
 }
 
