@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod input;
 mod record;
 
 /// Consume Amazon Kinesis Video Streams: live, archived, or from files.

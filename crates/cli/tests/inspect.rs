@@ -2,22 +2,11 @@
 //! input, checking the JSON Lines contract field by field.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-fn samples_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("KVS_SAMPLES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/kvs-samples"));
-    if dir.join("README.md").exists() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: no KVS captures at {} (set KVS_SAMPLES)", dir.display());
-        None
-    }
-}
+use kvs_mkv::testing::samples_dir;
 
 fn kvs(args: &[&str], stdin: Option<&[u8]>) -> (bool, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kvs"))

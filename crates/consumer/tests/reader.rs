@@ -1,22 +1,9 @@
 //! Local byte sources through the same pipeline: the real GetMedia captures in
 //! kvs-samples (found through $KVS_SAMPLES or ../shared/kvs-samples).
 
-use std::path::PathBuf;
-
 use kvs_consumer::{Consumer, FragmentExt, Source};
 
-fn samples() -> Option<PathBuf> {
-    let dir = match std::env::var_os("KVS_SAMPLES") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/kvs-samples"),
-    };
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: no kvs-samples directory (set KVS_SAMPLES)");
-        None
-    }
-}
+use kvs_mkv::testing::samples_dir as samples;
 
 #[test]
 fn a_real_capture_gives_its_fragments_and_frames() {

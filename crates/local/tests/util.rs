@@ -195,9 +195,4 @@ impl HasStatus for aws_sdk_kinesisvideo::config::http::HttpResponse {
 }
 
 /// Where the real captures are, if present.
-pub fn samples_dir() -> Option<std::path::PathBuf> {
-    let dir = std::env::var_os("KVS_SAMPLES").map(std::path::PathBuf::from).unwrap_or_else(|| {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/kvs-samples")
-    });
-    dir.join("README.md").exists().then_some(dir)
-}
+pub use kvs_mkv::testing::samples_dir;

@@ -1,27 +1,7 @@
-use std::path::PathBuf;
-
 use bytes::Bytes;
 use kvs_mkv::{Event, FragmentSplitter};
 
-/// The captures folder: `$KVS_SAMPLES`, else `../shared/kvs-samples` beside the repo.
-/// `None` (and a note on stderr) where neither exists: a fresh clone without them.
-pub fn samples_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("KVS_SAMPLES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/kvs-samples"));
-    if dir.join("README.md").exists() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: no KVS captures at {} (set KVS_SAMPLES)", dir.display());
-        None
-    }
-}
-
-/// Reads one capture, or `None` to skip.
-pub fn sample(name: &str) -> Option<Bytes> {
-    let path = samples_dir()?.join(name);
-    Some(Bytes::from(std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))))
-}
+pub use kvs_mkv::testing::sample;
 
 /// Every capture's name.
 pub const SAMPLES: &[&str] = &[

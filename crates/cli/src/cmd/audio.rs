@@ -3,13 +3,13 @@
 //! fragment, `<fragment number>-track<N>.wav`. Decoding and WAV writing are `kvs-media`'s.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use bytes::Bytes;
 use kvs_media::{WavWriter, audio_tracks};
-use kvs_mkv::{Event, Fragment, FragmentSplitter};
+use kvs_mkv::{Event, Fragment};
+
+use crate::input::Input;
 
 /// Arguments of `kvs audio`.
 #[derive(Debug, clap::Args)]
@@ -30,24 +30,9 @@ pub struct Args {
 /// Runs `kvs audio`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let (mut input, progress) = super::frames::open_input(&args.input)?;
+    let input = Input::open(&args.input, true)?;
     let mut state = State { args, calls: BTreeMap::new(), files: Vec::new(), unsupported: Vec::new() };
-    let mut splitter = FragmentSplitter::new();
-    let mut chunk = vec![0u8; 256 << 10];
-    loop {
-        let n = match input.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).context("reading input"),
-        };
-        progress.inc(n as u64);
-        splitter.feed(Bytes::copy_from_slice(&chunk[..n]));
-        state.drain(&mut splitter)?;
-    }
-    splitter.finish();
-    state.drain(&mut splitter)?;
-    progress.finish_and_clear();
+    input.split(|event, _| state.handle(event))?;
     for (number, (name, writer)) in std::mem::take(&mut state.calls) {
         let samples = writer.samples();
         let path = writer.finish()?;
@@ -76,14 +61,12 @@ struct State {
 }
 
 impl State {
-    fn drain(&mut self, splitter: &mut FragmentSplitter) -> anyhow::Result<()> {
-        while let Some(event) = splitter.poll() {
-            match event {
-                Event::Fragment(fragment) => self.fragment(&fragment)?,
-                Event::Skipped(s) => tracing::warn!(bytes = s.len, reason = %s.reason, "skipped data"),
-                Event::AwsError(e) => tracing::warn!(error = %e, "error in the stream"),
-                _ => {}
-            }
+    fn handle(&mut self, event: Event) -> anyhow::Result<()> {
+        match event {
+            Event::Fragment(fragment) => self.fragment(&fragment)?,
+            Event::Skipped(s) => tracing::warn!(bytes = s.len, reason = %s.reason, "skipped data"),
+            Event::AwsError(e) => tracing::warn!(error = %e, "error in the stream"),
+            _ => {}
         }
         Ok(())
     }

@@ -3,15 +3,15 @@
 //! `<fragment number>-<frame index>.<ext>`. Decoding and selection are `kvs-media`'s; this
 //! module reads the input, shows progress and reports.
 
-use std::io::{self, Read};
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
-use bytes::Bytes;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use kvs_media::{Error, FrameDecoder, ImageFormat, Selection, VideoOptions};
-use kvs_mkv::{Event, FragmentSplitter};
+use kvs_mkv::Event;
+
+use crate::input::Input;
 
 /// Image file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -57,7 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Format::Png => ImageFormat::Png,
     };
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let (mut input, progress) = open_input(&args.input)?;
+    let input = Input::open(&args.input, true)?;
     let mut options = VideoOptions::with_selection(selection);
     options.track = args.track;
     let mut saver = Saver {
@@ -69,22 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         fragments: 0,
     };
 
-    let mut splitter = FragmentSplitter::new();
-    let mut chunk = vec![0u8; 256 << 10];
-    loop {
-        let n = match input.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).context("reading input"),
-        };
-        progress.inc(n as u64);
-        splitter.feed(Bytes::copy_from_slice(&chunk[..n]));
-        saver.drain(&mut splitter, &progress)?;
-    }
-    splitter.finish();
-    saver.drain(&mut splitter, &progress)?;
-    progress.finish_and_clear();
+    input.split(|event, progress| saver.handle(event, progress))?;
     let stats = saver.decoder.stats();
     println!(
         "{} images in {} from {} fragments ({} frames decoded, {} failed)",
@@ -97,22 +82,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The input and a progress bar sized to it (a spinner for standard input).
-pub(crate) fn open_input(path: &Path) -> anyhow::Result<(Box<dyn Read>, ProgressBar)> {
-    if path.as_os_str() == "-" {
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(ProgressStyle::with_template("{spinner} {bytes} read {msg}").expect("valid template"));
-        return Ok((Box::new(io::stdin().lock()), bar));
-    }
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}").expect("valid template"),
-    );
-    Ok((Box::new(file), bar))
-}
-
 struct Saver {
     decoder: FrameDecoder,
     out: PathBuf,
@@ -123,53 +92,50 @@ struct Saver {
 }
 
 impl Saver {
-    fn drain(&mut self, splitter: &mut FragmentSplitter, progress: &ProgressBar) -> anyhow::Result<()> {
-        while let Some(event) = splitter.poll() {
-            match event {
-                Event::Fragment(fragment) => {
-                    self.fragments += 1;
-                    // Each selected picture is converted and written while the decoder
-                    // holds it: memory stays at one picture whatever the fragment's size.
-                    let (out, format) = (&self.out, self.format);
-                    let mut written = 0u64;
-                    let mut failed: Option<anyhow::Error> = None;
-                    let result = self.decoder.decode_with(&fragment, |picture| {
-                        if failed.is_some() {
-                            return;
-                        }
-                        match picture.to_frame().and_then(|frame| kvs_media::save_image(&frame, out, format))
-                        {
-                            Ok(_) => written += 1,
-                            Err(e @ Error::Io { .. }) => failed = Some(e.into()),
-                            Err(e) => {
-                                tracing::warn!(frame = picture.info().index, error = %e, "frame not saved")
-                            }
-                        }
-                    });
-                    self.written += written;
-                    if let Some(e) = failed {
-                        return Err(e);
+    fn handle(&mut self, event: Event, progress: &ProgressBar) -> anyhow::Result<()> {
+        match event {
+            Event::Fragment(fragment) => {
+                self.fragments += 1;
+                // Each selected picture is converted and written while the decoder
+                // holds it: memory stays at one picture whatever the fragment's size.
+                let (out, format) = (&self.out, self.format);
+                let mut written = 0u64;
+                let mut failed: Option<anyhow::Error> = None;
+                let result = self.decoder.decode_with(&fragment, |picture| {
+                    if failed.is_some() {
+                        return;
                     }
-                    let errors = match result {
-                        Ok(errors) => errors,
-                        Err(e @ (Error::UnsupportedCodec { .. } | Error::NoVideoTrack(_))) => {
-                            return Err(e).with_context(|| format!("fragment {}", fragment.index()));
-                        }
+                    match picture.to_frame().and_then(|frame| kvs_media::save_image(&frame, out, format)) {
+                        Ok(_) => written += 1,
+                        Err(e @ Error::Io { .. }) => failed = Some(e.into()),
                         Err(e) => {
-                            tracing::warn!(fragment = fragment.index(), error = %e, "fragment skipped");
-                            continue;
+                            tracing::warn!(frame = picture.info().index, error = %e, "frame not saved")
                         }
-                    };
-                    for error in &errors {
-                        tracing::warn!(fragment = fragment.index(), frame = ?error.index, error = %error.error, "frame failed");
                     }
-                    self.frame_errors += errors.len() as u64;
-                    progress.set_message(format!("{} images", self.written));
+                });
+                self.written += written;
+                if let Some(e) = failed {
+                    return Err(e);
                 }
-                Event::Skipped(s) => tracing::warn!(bytes = s.len, reason = %s.reason, "skipped data"),
-                Event::AwsError(e) => tracing::warn!(error = %e, "error in the stream"),
-                _ => {}
+                let errors = match result {
+                    Ok(errors) => errors,
+                    Err(e @ (Error::UnsupportedCodec { .. } | Error::NoVideoTrack(_))) => {
+                        return Err(e).with_context(|| format!("fragment {}", fragment.index()));
+                    }
+                    Err(e) => {
+                        tracing::warn!(fragment = fragment.index(), error = %e, "fragment skipped");
+                        return Ok(());
+                    }
+                };
+                for error in &errors {
+                    tracing::warn!(fragment = fragment.index(), frame = ?error.index, error = %error.error, "frame failed");
+                }
+                self.frame_errors += errors.len() as u64;
+                progress.set_message(format!("{} images", self.written));
             }
+            Event::Skipped(s) => tracing::warn!(bytes = s.len, reason = %s.reason, "skipped data"),
+            Event::AwsError(e) => tracing::warn!(error = %e, "error in the stream"),
+            _ => {}
         }
         Ok(())
     }

@@ -1,13 +1,12 @@
 //! `kvs inspect`: lists the fragments of a GetMedia capture, an MKV file or standard input,
 //! as a table, an element tree, or JSON Lines (the contract in `record`).
 
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
-use anyhow::Context;
-use bytes::Bytes;
-use kvs_mkv::{Event, FragmentSplitter};
+use kvs_mkv::Event;
 
+use crate::input::Input;
 use crate::record::{ErrorRecord, FragmentRecord, SkippedRecord};
 
 /// Arguments of `kvs inspect`.
@@ -40,58 +39,37 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         Format::Table
     };
-    let mut input: Box<dyn Read> = if args.input.as_os_str() == "-" {
-        Box::new(io::stdin().lock())
-    } else {
-        let file =
-            std::fs::File::open(&args.input).with_context(|| format!("opening {}", args.input.display()))?;
-        Box::new(file)
-    };
+    let input = Input::open(&args.input, false)?;
     let mut out = BufWriter::new(io::stdout().lock());
     if format == Format::Table {
         writeln!(out, "{}", table_header())?;
     }
-    let mut splitter = FragmentSplitter::new();
-    let mut chunk = vec![0u8; 64 << 10];
-    loop {
-        let n = match input.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).context("reading input"),
-        };
-        splitter.feed(Bytes::copy_from_slice(&chunk[..n]));
-        print_events(&mut splitter, format, &mut out)?;
-        // A pipe from a live source: show each fragment as it arrives.
+    input.split(|event, _| {
+        print_event(&event, format, &mut out)?;
         out.flush()?;
-    }
-    splitter.finish();
-    print_events(&mut splitter, format, &mut out)?;
-    out.flush()?;
-    Ok(())
+        Ok(())
+    })
 }
 
-fn print_events(splitter: &mut FragmentSplitter, format: Format, out: &mut impl Write) -> anyhow::Result<()> {
-    while let Some(event) = splitter.poll() {
-        match (format, &event) {
-            (Format::Json, Event::Fragment(f)) => json_line(out, &FragmentRecord::new(f))?,
-            (Format::Json, Event::Skipped(s)) => json_line(out, &SkippedRecord::new(s))?,
-            (Format::Json, Event::AwsError(e)) => json_line(out, &ErrorRecord::new(e))?,
-            (Format::Table, Event::Fragment(f)) => writeln!(out, "{}", table_row(&FragmentRecord::new(f)))?,
-            (Format::Tree, Event::Fragment(f)) => {
-                let tree = f.tree();
-                writeln!(out, "# fragment {} at offset {}", f.index(), f.offset())?;
-                write!(out, "{tree}")?;
-                if let Some(error) = tree.error() {
-                    writeln!(out, "! {error}")?;
-                }
+fn print_event(event: &Event, format: Format, out: &mut impl Write) -> anyhow::Result<()> {
+    match (format, event) {
+        (Format::Json, Event::Fragment(f)) => json_line(out, &FragmentRecord::new(f))?,
+        (Format::Json, Event::Skipped(s)) => json_line(out, &SkippedRecord::new(s))?,
+        (Format::Json, Event::AwsError(e)) => json_line(out, &ErrorRecord::new(e))?,
+        (Format::Table, Event::Fragment(f)) => writeln!(out, "{}", table_row(&FragmentRecord::new(f)))?,
+        (Format::Tree, Event::Fragment(f)) => {
+            let tree = f.tree();
+            writeln!(out, "# fragment {} at offset {}", f.index(), f.offset())?;
+            write!(out, "{tree}")?;
+            if let Some(error) = tree.error() {
+                writeln!(out, "! {error}")?;
             }
-            (_, Event::Skipped(s)) => {
-                writeln!(out, "skipped {} bytes at offset {}: {}", s.len, s.offset, s.reason)?
-            }
-            (_, Event::AwsError(e)) => writeln!(out, "error at offset {}: {e}", e.offset)?,
-            _ => {}
         }
+        (_, Event::Skipped(s)) => {
+            writeln!(out, "skipped {} bytes at offset {}: {}", s.len, s.offset, s.reason)?
+        }
+        (_, Event::AwsError(e)) => writeln!(out, "error at offset {}: {e}", e.offset)?,
+        _ => {}
     }
     Ok(())
 }
