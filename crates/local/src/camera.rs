@@ -1,10 +1,27 @@
 //! The synthetic camera: an H.264 test pattern encoded with openh264 (built from source),
 //! muxed as a producer MKV stream, with each frame's index drawn in large blocks so a
-//! decoder test can read it back from pixels ([`read_frame_index`]).
+//! decoder test can read it back from pixels ([`read_frame_index`]) and colour bars whose
+//! expected colours a decoder test can check pixel by pixel ([`BARS`], [`bar_at`]).
 //!
-//! Picture: the top quarter is 16 equal-width cells, white for a 1 bit and black for a 0,
-//! most significant bit first, encoding `index % 65536`; below it, a diagonal gradient that
-//! moves with the frame index. A keyframe (IDR, with SPS and PPS) starts every fragment.
+//! Picture, top to bottom:
+//! - rows `0..height / 4`: the frame index, 16 equal-width cells (cell `c` spans columns
+//!   `c * width / 16 .. (c + 1) * width / 16`), white (RGB 255) for a 1 bit and black for a
+//!   0, most significant bit first, encoding `index % 65536`;
+//! - rows `height / 4 .. (3 * height / 4) & !1`: the classic 75% colour bars of [`BARS`],
+//!   left to right, bar `k` spanning columns `k * width / 16 * 2 .. (k + 1) * width / 16 * 2`
+//!   (even edges, so each 2x2 chroma sample lies inside one bar);
+//! - the rest: black, with a white box `width / 8` wide sliding right by `width / 64`
+//!   (rounded down to even, at least 2) pixels a frame and wrapping around, so motion shows.
+//!
+//! Colour: the picture is drawn in RGB and converted to I420 (4:2:0, chroma the rounded
+//! mean of each 2x2 block) with the BT.601 matrix in limited ("TV") range: Y 16..235,
+//! Cb/Cr 16..240. The SPS says so explicitly: openh264 always writes a VUI, and without
+//! our setting its `video_signal_type_present_flag` is 0 (no colour description, which
+//! decoders take as BT.601 limited for SD but may take as BT.709 for HD sizes); the
+//! encoder is configured with `VuiConfig::bt601()`, so the VUI declares limited range and
+//! colour primaries, transfer and matrix 6 (SMPTE 170M, i.e. BT.601). Decoding with
+//! BT.601 limited (openh264's `write_rgb8` does) gives back [`BARS`] within coding loss.
+//! A keyframe (IDR, with SPS and PPS) starts every fragment.
 //!
 //! This module encodes and muxes; feeding a running server is
 //! [`LocalKvs::spawn_camera`](crate::LocalKvs::spawn_camera).
@@ -17,7 +34,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use kvs_mkv::{EbmlWriter, ids};
 use openh264::OpenH264API;
-use openh264::encoder::{BitRate, Encoder, EncoderConfig, FrameRate, QpRange, RateControlMode};
+use openh264::encoder::{BitRate, Encoder, EncoderConfig, FrameRate, QpRange, RateControlMode, VuiConfig};
 use openh264::formats::YUVBuffer;
 
 use crate::Error;
@@ -25,9 +42,9 @@ use crate::Error;
 /// What the camera films.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CameraConfig {
-    /// Picture width in pixels (even, 32 to 4096; default 320).
+    /// Picture width in pixels (even, 32 to 3840, openh264's limit; default 320).
     pub width: u32,
-    /// Picture height in pixels (even, 32 to 2304; default 240).
+    /// Picture height in pixels (even, 32 to 2160, openh264's limit; default 240).
     pub height: u32,
     /// Frames per second (1 to 120; default 15).
     pub fps: u32,
@@ -52,10 +69,10 @@ impl CameraConfig {
         let bad = |what: &str| Err(Error::Camera(what.to_owned()));
         if !self.width.is_multiple_of(2)
             || !self.height.is_multiple_of(2)
-            || !(32..=4096).contains(&self.width)
-            || !(32..=2304).contains(&self.height)
+            || !(32..=3840).contains(&self.width)
+            || !(32..=2160).contains(&self.height)
         {
-            return bad("width and height must be even, 32x32 to 4096x2304");
+            return bad("width and height must be even, 32x32 to 3840x2160");
         }
         if !(1..=120).contains(&self.fps) {
             return bad("fps must be 1 to 120");
@@ -95,6 +112,7 @@ impl Camera {
             .rate_control_mode(RateControlMode::Off)
             .skip_frames(false)
             .qp(QpRange::new(24, 30))
+            .vui(VuiConfig::bt601())
             .num_threads(1);
         let encoder = Encoder::with_api_config(OpenH264API::from_source(), encoder_config)
             .map_err(|e| Error::Encoder(e.to_string()))?;
@@ -201,22 +219,161 @@ impl Camera {
     }
 }
 
-/// Draws frame `index` into an I420 buffer.
+/// The classic 75% colour bars, left to right: name and RGB (75% of 255, rounded down).
+/// In the stream they are BT.601 limited-range Y/Cb/Cr (180/128/128 for white, 162/44/142
+/// for yellow and so on); [`bar_at`] says where each one is.
+pub const BARS: [(&str, [u8; 3]); 8] = [
+    ("white", [191, 191, 191]),
+    ("yellow", [191, 191, 0]),
+    ("cyan", [0, 191, 191]),
+    ("green", [0, 191, 0]),
+    ("magenta", [191, 0, 191]),
+    ("red", [191, 0, 0]),
+    ("blue", [0, 0, 191]),
+    ("black", [0, 0, 0]),
+];
+
+/// The expected RGB at pixel (`x`, `y`) of a `width` x `height` camera picture when it
+/// lies in the middle of a colour bar (the middle half of the bar's width and of the bar
+/// band's height, away from edges that lossy coding blurs); `None` elsewhere, or for an
+/// odd size.
+///
+/// ```
+/// use kvs_local::camera::{BARS, bar_at};
+/// assert_eq!(bar_at(20, 120, 320, 240), Some(BARS[0].1));
+/// assert_eq!(bar_at(300, 120, 320, 240), Some([0, 0, 0]));
+/// assert_eq!(bar_at(40, 120, 320, 240), None); // the edge between white and yellow
+/// assert_eq!(bar_at(20, 10, 320, 240), None); // the frame index
+/// ```
+pub fn bar_at(x: usize, y: usize, width: usize, height: usize) -> Option<[u8; 3]> {
+    if !width.is_multiple_of(2) || !height.is_multiple_of(2) || x >= width || y >= height {
+        return None;
+    }
+    let (top, bottom) = bar_rows(height);
+    let margin_y = bottom.checked_sub(top)? / 4;
+    if y < top + margin_y || y + margin_y >= bottom {
+        return None;
+    }
+    let bar = (0..8).find(|&k| x < bar_edge(k + 1, width))?;
+    let (left, right) = (bar_edge(bar, width), bar_edge(bar + 1, width));
+    let margin_x = (right - left) / 4;
+    if x < left + margin_x || x + margin_x >= right {
+        return None;
+    }
+    Some(BARS[bar].1)
+}
+
+/// Rows `top..bottom` hold the colour bars (`bottom` even, so chroma rows do not straddle
+/// the bars and the moving box).
+fn bar_rows(height: usize) -> (usize, usize) {
+    (height / 4, (height * 3 / 4) & !1)
+}
+
+/// The left edge of bar `k` (0 to 8, where 8 is the right edge of the picture): always even.
+fn bar_edge(k: usize, width: usize) -> usize {
+    k * width / 16 * 2
+}
+
+/// The moving box: its left column (it wraps around the right edge) and width.
+fn moving_box(width: usize, index: u64) -> (usize, usize) {
+    let step = ((width / 64) & !1).max(2) as u64;
+    (((index % width as u64) * step % width as u64) as usize, ((width / 8) & !1).max(2))
+}
+
+/// The colours drawn: the eight bars, then full white and black.
+const PALETTE: [[u8; 3]; 10] = [
+    BARS[0].1,
+    BARS[1].1,
+    BARS[2].1,
+    BARS[3].1,
+    BARS[4].1,
+    BARS[5].1,
+    BARS[6].1,
+    BARS[7].1,
+    [255, 255, 255],
+    [0, 0, 0],
+];
+const WHITE: u8 = 8;
+const BLACK: u8 = 9;
+
+/// RGB to BT.601 limited-range Y, Cb, Cr (rounded to nearest).
+const fn bt601_limited([r, g, b]: [u8; 3]) -> [u8; 3] {
+    let (r, g, b) = (r as i32, g as i32, b as i32);
+    // Coefficients scaled by 1000 * 255 (65.481 = 219 * 0.299 etc.), offsets pre-added.
+    let y = (16 * 255_000 + 127_500 + 65_481 * r + 128_553 * g + 24_966 * b) / 255_000;
+    let cb = (128 * 255_000 + 127_500 - 37_797 * r - 74_203 * g + 112_000 * b) / 255_000;
+    let cr = (128 * 255_000 + 127_500 + 112_000 * r - 93_786 * g - 18_214 * b) / 255_000;
+    [y as u8, cb as u8, cr as u8]
+}
+
+/// The four kinds of row in the picture, top to bottom.
+#[derive(Clone, Copy)]
+enum Row {
+    /// The frame index cells.
+    Index,
+    /// The colour bars.
+    Bars,
+    /// Black, crossed by the moving box.
+    Box,
+    /// Black, above and below the moving box.
+    Background,
+}
+
+impl Row {
+    fn of(y: usize, height: usize) -> Self {
+        let (top, bottom) = bar_rows(height);
+        let quarter = height.saturating_sub(bottom) / 4;
+        if y < top {
+            Row::Index
+        } else if y < bottom {
+            Row::Bars
+        } else if y >= bottom + quarter && y + quarter < height {
+            Row::Box
+        } else {
+            Row::Background
+        }
+    }
+
+    /// The palette entries of this row in frame `index`, column by column.
+    fn colours(self, width: usize, index: u64) -> Vec<u8> {
+        let (left, size) = moving_box(width, index);
+        (0..width)
+            .map(|x| match self {
+                Row::Index => {
+                    let cell = (x * 16 / width).min(15);
+                    if (index % 65_536) >> (15 - cell) & 1 == 1 { WHITE } else { BLACK }
+                }
+                Row::Bars => (0..8).find(|&k| x < bar_edge(k + 1, width)).unwrap_or(7) as u8,
+                Row::Box if (x + width - left) % width < size => WHITE,
+                Row::Box | Row::Background => BLACK,
+            })
+            .collect()
+    }
+}
+
+/// Draws frame `index` into an I420 buffer of `width * height * 3 / 2` bytes (even sizes).
 fn draw(yuv: &mut [u8], width: usize, height: usize, index: u64) {
-    let bits = index % 65_536;
-    let band = height / 4;
-    let (luma, _) = yuv.split_at_mut(width * height);
-    for (y, row) in luma.chunks_exact_mut(width).enumerate() {
-        for (x, px) in row.iter_mut().enumerate() {
-            *px = if y < band {
-                let cell = (x * 16 / width).min(15);
-                if bits >> (15 - cell) & 1 == 1 { 235 } else { 16 }
-            } else {
-                // A soft diagonal gradient that slides 4 px per frame.
-                let t = (x + y + 4 * index as usize) % 256;
-                let tri = if t < 128 { t } else { 255 - t };
-                (48 + tri) as u8
-            };
+    let yuv_of = PALETTE.map(bt601_limited);
+    // Each kind of row, in declaration order so that `Row as usize` indexes it.
+    let rows = [Row::Index, Row::Bars, Row::Box, Row::Background].map(|row| row.colours(width, index));
+    let colours = |y: usize| &rows[Row::of(y, height) as usize];
+    let (luma, chroma) = yuv.split_at_mut(width * height);
+    let (cb, cr) = chroma.split_at_mut(width * height / 4);
+    for y in (0..height).step_by(2) {
+        let pair = [colours(y), colours(y + 1)];
+        for x in (0..width).step_by(2) {
+            let (mut u, mut v) = (0u32, 0u32);
+            for (dy, row) in pair.iter().enumerate() {
+                for dx in 0..2 {
+                    let [py, pu, pv] = yuv_of[usize::from(row[x + dx])];
+                    luma[(y + dy) * width + x + dx] = py;
+                    u += u32::from(pu);
+                    v += u32::from(pv);
+                }
+            }
+            let c = y / 2 * (width / 2) + x / 2;
+            cb[c] = ((u + 2) / 4) as u8;
+            cr[c] = ((v + 2) / 4) as u8;
         }
     }
 }
@@ -502,10 +659,220 @@ mod tests {
         assert_eq!(read_frame_index(&[0u8; 10], 64, 32), None);
     }
 
+    /// Decodes a camera stream of `frames` frames with openh264 and converts each picture
+    /// to RGB with openh264's BT.601 limited-range `write_rgb8`.
+    fn decode_rgb(config: &CameraConfig, frames: u64) -> Vec<Vec<u8>> {
+        let (w, h) = (config.width as usize, config.height as usize);
+        let stream = frames_of(encode_at(config, frames, 1_700_000_000_000).unwrap());
+        let mut decoder = Decoder::with_api_config(OpenH264API::from_source(), DecoderConfig::new()).unwrap();
+        let mut pictures = Vec::new();
+        for frame in &stream {
+            if let Some(picture) = decoder.decode(&annex_b(&frame.payload)).unwrap() {
+                let mut rgb = vec![0u8; w * h * 3];
+                picture.write_rgb8(&mut rgb);
+                pictures.push(rgb);
+            }
+        }
+        for picture in decoder.flush_remaining().unwrap() {
+            let mut rgb = vec![0u8; w * h * 3];
+            picture.write_rgb8(&mut rgb);
+            pictures.push(rgb);
+        }
+        pictures
+    }
+
+    /// The centre pixel of bar `k`.
+    fn bar_centre(k: usize, width: usize, height: usize) -> (usize, usize) {
+        let (top, bottom) = bar_rows(height);
+        ((bar_edge(k, width) + bar_edge(k + 1, width)) / 2, (top + bottom) / 2)
+    }
+
+    #[test]
+    fn bars_are_exact_bt601_limited_range_in_every_sample() {
+        // BARS in 8-bit BT.601 limited range, computed independently in floating point
+        // (Y = 16 + 219 E'y, Cb = 128 + 224 (E'b - E'y) / 1.772, Cr = 128 + 224 (E'r - E'y) /
+        // 1.402 with E' = 191 / 255). The textbook table for exactly 75% (EBU/SMPTE bars)
+        // differs only in yellow's Y: 162 (161.53) instead of 161 (161.33).
+        let expected: [[u8; 3]; 8] = [
+            [180, 128, 128],
+            [161, 44, 142],
+            [131, 156, 44],
+            [112, 72, 58],
+            [84, 184, 198],
+            [65, 100, 212],
+            [35, 212, 114],
+            [16, 128, 128],
+        ];
+        for (w, h) in [(320usize, 240usize), (642, 362), (34, 32)] {
+            let mut yuv = vec![0u8; w * h * 3 / 2];
+            draw(&mut yuv, w, h, 7);
+            let (luma, chroma) = yuv.split_at(w * h);
+            let (cb, cr) = chroma.split_at(w * h / 4);
+            let (top, bottom) = bar_rows(h);
+            // Every luma and chroma sample of the bar band is exactly its bar's value.
+            for y in top.next_multiple_of(2)..bottom {
+                for x in 0..w {
+                    let k = (0..8).find(|&k| x < bar_edge(k + 1, w)).unwrap();
+                    let c = y / 2 * (w / 2) + x / 2;
+                    let got = [luma[y * w + x], cb[c], cr[c]];
+                    assert_eq!(got, expected[k], "{w}x{h} ({x}, {y}), {}", BARS[k].0);
+                }
+            }
+            for (k, (name, rgb)) in BARS.iter().enumerate() {
+                let (x, y) = bar_centre(k, w, h);
+                assert_eq!(bar_at(x, y, w, h), Some(*rgb), "{w}x{h} {name}");
+                assert_eq!(bar_at(bar_edge(k, w), y, w, h), None, "{w}x{h} left edge of {name}");
+            }
+            assert_eq!(bar_at(w / 2, top, w, h), None);
+            assert_eq!(bar_at(w / 2, bottom - 1, w, h), None);
+            assert_eq!(bar_at(w, h / 2, w, h), None);
+        }
+        assert_eq!(bar_at(10, 120, 321, 240), None);
+        assert_eq!(PALETTE.map(bt601_limited)[usize::from(WHITE)], [235, 128, 128]);
+        assert_eq!(PALETTE.map(bt601_limited)[usize::from(BLACK)], [16, 128, 128]);
+    }
+
+    #[test]
+    fn decoded_bars_keep_their_colours_and_the_box_moves() {
+        for (w, h) in [(320usize, 240usize), (640, 360)] {
+            let config = CameraConfig {
+                width: w as u32,
+                height: h as u32,
+                frames_per_fragment: 8,
+                ..Default::default()
+            };
+            let pictures = decode_rgb(&config, 16);
+            assert_eq!(pictures.len(), 16, "{w}x{h}");
+            let mut worst = 0u8;
+            for (index, rgb) in pictures.iter().enumerate() {
+                assert_eq!(read_frame_index(rgb, w, h), Some(index as u64), "{w}x{h}");
+                for (k, (name, want)) in BARS.iter().enumerate() {
+                    let (x, y) = bar_centre(k, w, h);
+                    let p = (y * w + x) * 3;
+                    let got = &rgb[p..p + 3];
+                    let error = (0..3).map(|c| got[c].abs_diff(want[c])).max().unwrap();
+                    assert!(error <= 12, "{w}x{h} frame {index} {name}: {got:?}, expected {want:?}");
+                    worst = worst.max(error);
+                }
+                // The box is white where it is and black half a picture away.
+                let (left, size) = moving_box(w, index as u64);
+                let y = (bar_rows(h).1 + h) / 2;
+                let luma_at = |x: usize| rgb[(y * w + x % w) * 3 + 1];
+                assert!(luma_at(left + size / 2) > 220, "{w}x{h} frame {index}: box at {left}");
+                assert!(luma_at(left + size / 2 + w / 2) < 30, "{w}x{h} frame {index}: away from the box");
+            }
+            println!("{w}x{h}: worst bar error {worst} per channel");
+        }
+        assert_ne!(moving_box(320, 0).0, moving_box(320, 1).0);
+    }
+
+    /// A most-significant-bit-first reader of an RBSP (test input only: it panics at the end).
+    struct Bits {
+        rbsp: Vec<u8>,
+        pos: usize,
+    }
+
+    impl Bits {
+        /// Reads `n` bits (at most 32).
+        fn u(&mut self, n: u32) -> u32 {
+            (0..n).fold(0, |v, _| {
+                let b = self.rbsp[self.pos / 8] >> (7 - self.pos % 8) & 1;
+                self.pos += 1;
+                v << 1 | u32::from(b)
+            })
+        }
+
+        /// Reads an unsigned Exp-Golomb code.
+        fn ue(&mut self) -> u32 {
+            let mut zeros = 0;
+            while self.u(1) == 0 {
+                zeros += 1;
+            }
+            (1u32 << zeros) - 1 + self.u(zeros)
+        }
+    }
+
+    /// The VUI colour fields of an SPS NAL unit (header byte included): video signal type
+    /// present, full range, colour primaries, transfer characteristics, matrix (2 means
+    /// unspecified).
+    fn sps_colour(nal: &[u8]) -> (bool, bool, u32, u32, u32) {
+        let mut rbsp = Vec::new();
+        for &b in &nal[1..] {
+            // Drop emulation prevention bytes (00 00 03).
+            if !(b == 3 && rbsp.ends_with(&[0, 0])) {
+                rbsp.push(b);
+            }
+        }
+        let mut r = Bits { rbsp, pos: 0 };
+        let profile = r.u(8);
+        assert!(matches!(profile, 66 | 77 | 88), "profile {profile}: only non-High profiles are parsed");
+        r.u(16); // constraint flags, level_idc
+        r.ue(); // seq_parameter_set_id
+        r.ue(); // log2_max_frame_num_minus4
+        match r.ue() {
+            0 => _ = r.ue(), // log2_max_pic_order_cnt_lsb_minus4
+            2 => {}
+            other => panic!("pic_order_cnt_type {other} is not parsed"),
+        }
+        r.ue(); // max_num_ref_frames
+        r.u(1); // gaps_in_frame_num_value_allowed_flag
+        r.ue(); // pic_width_in_mbs_minus1
+        r.ue(); // pic_height_in_map_units_minus1
+        if r.u(1) == 0 {
+            r.u(1); // mb_adaptive_frame_field_flag
+        }
+        r.u(1); // direct_8x8_inference_flag
+        if r.u(1) == 1 {
+            (0..4).for_each(|_| _ = r.ue()); // frame cropping offsets
+        }
+        let unspecified = (false, false, 2, 2, 2);
+        if r.u(1) == 0 {
+            return unspecified; // no VUI
+        }
+        if r.u(1) == 1 && r.u(8) == 255 {
+            r.u(32); // sar_width, sar_height
+        }
+        if r.u(1) == 1 {
+            r.u(1); // overscan_appropriate_flag
+        }
+        if r.u(1) == 0 {
+            return unspecified; // no video_signal_type
+        }
+        r.u(3); // video_format
+        let full_range = r.u(1) == 1;
+        if r.u(1) == 0 {
+            return (true, full_range, 2, 2, 2); // no colour_description
+        }
+        (true, full_range, r.u(8), r.u(8), r.u(8))
+    }
+
+    #[test]
+    fn the_sps_declares_bt601_limited_range() {
+        for (w, h) in [(320u32, 240u32), (1280, 720)] {
+            let config = CameraConfig { width: w, height: h, ..Default::default() };
+            let frames = frames_of(encode_at(&config, 1, 0).unwrap());
+            let mut rest = &frames[0].payload[..];
+            let mut sps = None;
+            while rest.len() >= 4 {
+                let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+                let nal = &rest[4..4 + len];
+                if nal[0] & 0x1F == 7 {
+                    sps = Some(nal.to_vec());
+                }
+                rest = &rest[4 + len..];
+            }
+            // Signal type present, limited range, BT.601 (SMPTE 170M) primaries, transfer, matrix.
+            assert_eq!(sps_colour(&sps.unwrap()), (true, false, 6, 6, 6), "{w}x{h}");
+        }
+    }
+
     #[test]
     fn bad_configurations_are_refused() {
         for config in [
             CameraConfig { width: 321, ..Default::default() },
+            // Beyond openh264's 3840x2160, which it would refuse at the first frame.
+            CameraConfig { width: 4096, ..Default::default() },
+            CameraConfig { height: 2304, ..Default::default() },
             CameraConfig { fps: 0, ..Default::default() },
             CameraConfig { fps: 1, frames_per_fragment: 11, ..Default::default() },
         ] {
