@@ -1,6 +1,10 @@
 //! H.264/H.265 bitstream plumbing: decoder configuration records (CodecPrivate), AVCC
-//! length-prefixed NAL units to Annex B, NAL unit headers, and the colour signalling of an
-//! H.264 SPS. No decoding happens here.
+//! length-prefixed NAL units to Annex B, NAL unit headers, emulation prevention, and the
+//! H.264 SPS: its colour signalling, and the rewrite that allows gaps in `frame_num`
+//! ([`h264_allow_frame_num_gaps`]). No decoding happens here, and nothing here knows which
+//! decoder gets the bytes.
+
+use std::borrow::Cow;
 
 use crate::Error;
 
@@ -136,7 +140,8 @@ fn split_length_prefixed(payload: &[u8], length_size: usize) -> Option<Vec<&[u8]
     Some(nals)
 }
 
-fn split_annex_b(payload: &[u8]) -> Vec<&[u8]> {
+/// Splits an Annex B buffer on its start codes; trailing zero bytes are dropped.
+pub(crate) fn split_annex_b(payload: &[u8]) -> Vec<&[u8]> {
     let mut starts = Vec::new();
     let mut i = 0;
     while i + 3 <= payload.len() {
@@ -226,31 +231,60 @@ pub(crate) struct Signalling {
     pub full_range: Option<bool>,
 }
 
+/// Removes the emulation prevention bytes of a NAL unit payload (the `0x03` of every
+/// `00 00 03`), giving its RBSP (H.264 7.4.1).
+fn unescape(nal_payload: &[u8]) -> Vec<u8> {
+    let mut rbsp = Vec::with_capacity(nal_payload.len());
+    let mut zeros = 0;
+    for &b in nal_payload {
+        if zeros >= 2 && b == 3 {
+            zeros = 0;
+            continue;
+        }
+        zeros = if b == 0 { zeros + 1 } else { 0 };
+        rbsp.push(b);
+    }
+    rbsp
+}
+
+/// The inverse of [`unescape`] (`unescape(&escape(rbsp)) == rbsp` for any bytes): puts a
+/// `0x03` after every two zero bytes followed by a byte of 3 or less, and after two
+/// trailing zeros. For a conforming NAL unit payload, `escape(&unescape(nal)) == nal`.
+fn escape(rbsp: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rbsp.len() + rbsp.len() / 64 + 1);
+    let mut zeros = 0;
+    for &b in rbsp {
+        if zeros >= 2 && b <= 3 {
+            out.push(3);
+            zeros = 0;
+        }
+        zeros = if b == 0 { zeros + 1 } else { 0 };
+        out.push(b);
+    }
+    if zeros >= 2 {
+        out.push(3);
+    }
+    out
+}
+
 /// Exp-Golomb bit reader over an RBSP (emulation prevention bytes removed).
-struct Bits {
-    data: Vec<u8>,
+struct Bits<'a> {
+    data: &'a [u8],
     pos: usize,
 }
 
-impl Bits {
-    fn new(nal_payload: &[u8]) -> Self {
-        let mut data = Vec::with_capacity(nal_payload.len());
-        let mut zeros = 0;
-        for &b in nal_payload {
-            if zeros >= 2 && b == 3 {
-                zeros = 0;
-                continue;
-            }
-            zeros = if b == 0 { zeros + 1 } else { 0 };
-            data.push(b);
-        }
-        Self { data, pos: 0 }
+impl<'a> Bits<'a> {
+    fn new(rbsp: &'a [u8]) -> Self {
+        Self { data: rbsp, pos: 0 }
     }
     fn bit(&mut self) -> Option<u32> {
         let byte = *self.data.get(self.pos / 8)?;
         let bit = (byte >> (7 - self.pos % 8)) & 1;
         self.pos += 1;
         Some(u32::from(bit))
+    }
+    fn flag(&mut self) -> Option<bool> {
+        Some(self.bit()? == 1)
     }
     fn bits(&mut self, n: u32) -> Option<u32> {
         (0..n).try_fold(0u32, |acc, _| Some((acc << 1) | self.bit()?))
@@ -272,55 +306,176 @@ impl Bits {
     }
 }
 
-/// Reads the colour signalling of an H.264 SPS NAL unit (header byte included). Returns
-/// the default (nothing signalled) when the SPS has no VUI or cannot be read.
-pub(crate) fn h264_sps_signalling(sps: &[u8]) -> Signalling {
-    sps.get(1..).and_then(|body| parse_sps(&mut Bits::new(body))).unwrap_or_default()
+/// The fields of an H.264 `seq_parameter_set_data` (7.3.2.1.1) up to and including
+/// `gaps_in_frame_num_value_allowed_flag`, and where that flag sits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SpsHead {
+    /// `profile_idc`.
+    pub profile_idc: u8,
+    /// `constraint_set0_flag` to `constraint_set5_flag` and the two reserved bits.
+    pub constraint_flags: u8,
+    /// `level_idc`.
+    pub level_idc: u8,
+    /// `seq_parameter_set_id`.
+    pub id: u32,
+    /// `chroma_format_idc` (1 when the profile does not code it).
+    pub chroma_format_idc: u32,
+    /// `separate_colour_plane_flag`.
+    pub separate_colour_plane: bool,
+    /// `bit_depth_luma_minus8`.
+    pub bit_depth_luma_minus8: u32,
+    /// `bit_depth_chroma_minus8`.
+    pub bit_depth_chroma_minus8: u32,
+    /// `qpprime_y_zero_transform_bypass_flag`.
+    pub qpprime_y_zero_transform_bypass: bool,
+    /// `seq_scaling_matrix_present_flag` set: each list's `delta_scale` values, `None`
+    /// for a list not present.
+    pub scaling_lists: Option<Vec<Option<Vec<i32>>>>,
+    /// `log2_max_frame_num_minus4`.
+    pub log2_max_frame_num_minus4: u32,
+    /// `pic_order_cnt_type`.
+    pub pic_order_cnt_type: u32,
+    /// `log2_max_pic_order_cnt_lsb_minus4` (type 0).
+    pub log2_max_pic_order_cnt_lsb_minus4: u32,
+    /// `delta_pic_order_always_zero_flag` (type 1).
+    pub delta_pic_order_always_zero: bool,
+    /// `offset_for_non_ref_pic` (type 1).
+    pub offset_for_non_ref_pic: i32,
+    /// `offset_for_top_to_bottom_field` (type 1).
+    pub offset_for_top_to_bottom_field: i32,
+    /// `offset_for_ref_frame[]` (type 1).
+    pub offset_for_ref_frame: Vec<i32>,
+    /// `max_num_ref_frames`.
+    pub max_num_ref_frames: u32,
+    /// `gaps_in_frame_num_value_allowed_flag`.
+    pub gaps_in_frame_num_allowed: bool,
+    /// Position of that flag in the RBSP after the NAL header byte, in bits from its start.
+    pub gaps_flag_bit: usize,
 }
 
-fn parse_sps(r: &mut Bits) -> Option<Signalling> {
-    let profile = r.bits(8)?;
-    r.bits(16)?; // constraint flags, level
-    r.ue()?; // seq_parameter_set_id
-    if matches!(profile, 100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135) {
-        let chroma_format = r.ue()?;
-        if chroma_format == 3 {
-            r.bit()?;
+/// `profile_idc` values whose SPS codes chroma format, bit depths and scaling lists.
+fn is_high_profile(profile_idc: u8) -> bool {
+    matches!(profile_idc, 100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135)
+}
+
+/// Reads an SPS RBSP (after the NAL header byte) up to the gaps flag; `None` when it is
+/// cut short or holds a value out of its range.
+fn parse_sps_head(r: &mut Bits) -> Option<SpsHead> {
+    let profile_idc = r.bits(8)? as u8;
+    let constraint_flags = r.bits(8)? as u8;
+    let level_idc = r.bits(8)? as u8;
+    let id = r.ue()?;
+    if id > 31 {
+        return None;
+    }
+    let mut head = SpsHead {
+        profile_idc,
+        constraint_flags,
+        level_idc,
+        id,
+        chroma_format_idc: 1,
+        separate_colour_plane: false,
+        bit_depth_luma_minus8: 0,
+        bit_depth_chroma_minus8: 0,
+        qpprime_y_zero_transform_bypass: false,
+        scaling_lists: None,
+        log2_max_frame_num_minus4: 0,
+        pic_order_cnt_type: 0,
+        log2_max_pic_order_cnt_lsb_minus4: 0,
+        delta_pic_order_always_zero: false,
+        offset_for_non_ref_pic: 0,
+        offset_for_top_to_bottom_field: 0,
+        offset_for_ref_frame: Vec::new(),
+        max_num_ref_frames: 0,
+        gaps_in_frame_num_allowed: false,
+        gaps_flag_bit: 0,
+    };
+    if is_high_profile(profile_idc) {
+        head.chroma_format_idc = r.ue()?;
+        if head.chroma_format_idc > 3 {
+            return None;
         }
-        r.ue()?;
-        r.ue()?;
-        r.bit()?;
-        if r.bit()? == 1 {
-            for i in 0..if chroma_format == 3 { 12 } else { 8 } {
-                if r.bit()? == 1 {
-                    skip_scaling_list(r, if i < 6 { 16 } else { 64 })?;
-                }
+        if head.chroma_format_idc == 3 {
+            head.separate_colour_plane = r.flag()?;
+        }
+        head.bit_depth_luma_minus8 = r.ue()?;
+        head.bit_depth_chroma_minus8 = r.ue()?;
+        head.qpprime_y_zero_transform_bypass = r.flag()?;
+        if r.flag()? {
+            let count = if head.chroma_format_idc == 3 { 12 } else { 8 };
+            let mut lists = Vec::with_capacity(count);
+            for i in 0..count {
+                lists.push(if r.flag()? {
+                    Some(read_scaling_list(r, if i < 6 { 16 } else { 64 })?)
+                } else {
+                    None
+                });
             }
+            head.scaling_lists = Some(lists);
         }
     }
-    r.ue()?; // log2_max_frame_num_minus4
-    match r.ue()? {
+    head.log2_max_frame_num_minus4 = r.ue()?;
+    if head.log2_max_frame_num_minus4 > 12 {
+        return None;
+    }
+    head.pic_order_cnt_type = r.ue()?;
+    match head.pic_order_cnt_type {
         0 => {
-            r.ue()?;
+            head.log2_max_pic_order_cnt_lsb_minus4 = r.ue()?;
+            if head.log2_max_pic_order_cnt_lsb_minus4 > 12 {
+                return None;
+            }
         }
         1 => {
-            r.bit()?;
-            r.se()?;
-            r.se()?;
+            head.delta_pic_order_always_zero = r.flag()?;
+            head.offset_for_non_ref_pic = r.se()?;
+            head.offset_for_top_to_bottom_field = r.se()?;
             let n = r.ue()?;
             if n > 255 {
                 return None;
             }
             for _ in 0..n {
-                r.se()?;
+                head.offset_for_ref_frame.push(r.se()?);
             }
         }
-        _ => {}
+        2 => {}
+        _ => return None,
     }
-    r.ue()?; // max_num_ref_frames
-    r.bit()?;
-    r.ue()?;
-    r.ue()?;
+    head.max_num_ref_frames = r.ue()?;
+    head.gaps_flag_bit = r.pos;
+    head.gaps_in_frame_num_allowed = r.flag()?;
+    Some(head)
+}
+
+/// Reads one `scaling_list()`: its `delta_scale` values, each in -128..=127.
+fn read_scaling_list(r: &mut Bits, size: usize) -> Option<Vec<i32>> {
+    let mut deltas = Vec::new();
+    let mut last = 8i32;
+    let mut next = 8i32;
+    for _ in 0..size {
+        if next != 0 {
+            let delta = r.se()?;
+            if !(-128..=127).contains(&delta) {
+                return None;
+            }
+            deltas.push(delta);
+            next = (last + delta + 256) % 256;
+        }
+        last = if next == 0 { last } else { next };
+    }
+    Some(deltas)
+}
+
+/// Reads the colour signalling of an H.264 SPS NAL unit (header byte included). Returns
+/// the default (nothing signalled) when the SPS has no VUI or cannot be read.
+pub(crate) fn h264_sps_signalling(sps: &[u8]) -> Signalling {
+    sps.get(1..).and_then(|body| parse_sps(&mut Bits::new(&unescape(body)))).unwrap_or_default()
+}
+
+fn parse_sps(r: &mut Bits) -> Option<Signalling> {
+    parse_sps_head(r)?;
+    r.ue()?; // pic_width_in_mbs_minus1
+    r.ue()?; // pic_height_in_map_units_minus1
     if r.bit()? == 0 {
         r.bit()?; // mb_adaptive_frame_field_flag
     }
@@ -351,16 +506,49 @@ fn parse_sps(r: &mut Bits) -> Option<Signalling> {
     Some(out)
 }
 
-fn skip_scaling_list(r: &mut Bits, size: usize) -> Option<()> {
-    let mut last = 8i32;
-    let mut next = 8i32;
-    for _ in 0..size {
-        if next != 0 {
-            next = (last + r.se()? + 256) % 256;
-        }
-        last = if next == 0 { last } else { next };
+/// Parses the start of an H.264 SPS NAL unit (header byte included), up to its
+/// `gaps_in_frame_num_value_allowed_flag`.
+#[cfg(test)]
+fn h264_sps_head(sps: &[u8]) -> Option<SpsHead> {
+    let (&header, body) = sps.split_first()?;
+    if header & 0x1F != 7 {
+        return None;
     }
-    Some(())
+    parse_sps_head(&mut Bits::new(&unescape(body)))
+}
+
+/// Returns the H.264 SPS NAL unit `sps` (header byte included) with
+/// `gaps_in_frame_num_value_allowed_flag` set to 1.
+///
+/// Everything else stays as it was: the flag is flipped in the RBSP, and emulation
+/// prevention is put back. The SPS is returned unchanged (borrowed) when the flag is
+/// already 1, and also, with a warning, when it cannot be read: it then goes to the
+/// decoder as it came, which rejects it or not.
+///
+/// Why: some producers (the KVS renderer example capture among them) skip a `frame_num`
+/// after each IDR while their SPS forbids gaps. A decoder that allows the gap infers
+/// "non-existing" frames for the missing numbers (8.2.5.2) and decodes the pictures that
+/// follow; openh264 without error concealment refuses them until the next IDR instead.
+pub(crate) fn h264_allow_frame_num_gaps(sps: &[u8]) -> Cow<'_, [u8]> {
+    let Some((&header, body)) = sps.split_first() else {
+        return Cow::Borrowed(sps);
+    };
+    let mut rbsp = unescape(body);
+    let Some(head) = parse_sps_head(&mut Bits::new(&rbsp)) else {
+        tracing::warn!(len = sps.len(), "unreadable H.264 SPS passed to the decoder unchanged");
+        return Cow::Borrowed(sps);
+    };
+    if head.gaps_in_frame_num_allowed {
+        return Cow::Borrowed(sps);
+    }
+    // parse_sps_head has read the flag, so its byte exists.
+    let Some(byte) = rbsp.get_mut(head.gaps_flag_bit / 8) else { return Cow::Borrowed(sps) };
+    *byte |= 0x80 >> (head.gaps_flag_bit % 8);
+    let mut out = Vec::with_capacity(sps.len() + 2);
+    out.push(header);
+    out.extend_from_slice(&escape(&rbsp));
+    tracing::debug!(id = head.id, "H.264 SPS rewritten with gaps_in_frame_num_value_allowed_flag = 1");
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -401,5 +589,149 @@ mod tests {
         assert!(!is_non_reference(Codec::H264, &[&[0x06, 0]]), "SEI alone is no picture");
         assert!(is_idr(Codec::H264, &[0x65]));
         assert!(is_idr(Codec::H265, &[19 << 1, 1]));
+    }
+
+    /// The SPS in the CodecPrivate of kinesis_video_renderer_example_output.mkv (and
+    /// clusters.mkv): High profile, level 4.0, frame_num 8 bits, POC type 2, one reference
+    /// frame, gaps not allowed. Its slices nonetheless go frame_num 0 (IDR), 2, 3...
+    const RENDERER_SPS: [u8; 14] = hex("27640028ac2b40501ed00f1226a0");
+    /// The SPS of output_get_media.mkv: Main profile, emulation prevention in its VUI.
+    const OUTPUT_GET_MEDIA_SPS: [u8; 39] =
+        hex("274d401eb9101405ff2e02d4040407c0000003004000000f38a0003d090007a13bdee03e1108d4");
+    /// A synthetic Baseline SPS made so that emulation prevention matters on both sides of
+    /// the flag: POC type 1 with offset_for_non_ref_pic = -2^24 (two `00 00 03` before
+    /// the flag), max_num_ref_frames 15, then the flag in a zero byte followed by
+    /// `00 03 01`: setting it makes that `03` unnecessary.
+    const SYNTHETIC_SPS: [u8; 25] = hex("6742c01ed00000030100000300d8a38400000301000011f480");
+
+    const fn hex<const N: usize>(s: &str) -> [u8; N] {
+        const fn nibble(c: u8) -> u8 {
+            match c {
+                b'0'..=b'9' => c - b'0',
+                _ => c - b'a' + 10,
+            }
+        }
+        let s = s.as_bytes();
+        assert!(s.len() == 2 * N);
+        let mut out = [0; N];
+        let mut i = 0;
+        while i < N {
+            out[i] = nibble(s[2 * i]) << 4 | nibble(s[2 * i + 1]);
+            i += 1;
+        }
+        out
+    }
+
+    /// Asserts that `rewritten` is `original` with the gaps flag set and nothing else
+    /// changed: same fields before it, same RBSP bit for bit after it.
+    fn assert_only_gaps_flag_set(original: &[u8], rewritten: &[u8]) {
+        let before = h264_sps_head(original).unwrap();
+        let after = h264_sps_head(rewritten).unwrap();
+        assert!(!before.gaps_in_frame_num_allowed);
+        assert_eq!(after, SpsHead { gaps_in_frame_num_allowed: true, ..before.clone() });
+        assert_eq!(original[0], rewritten[0], "NAL header");
+        let (a, b) = (unescape(&original[1..]), unescape(&rewritten[1..]));
+        assert_eq!(a.len(), b.len());
+        let changed: Vec<usize> =
+            (0..a.len() * 8).filter(|&i| (a[i / 8] ^ b[i / 8]) & (0x80 >> (i % 8)) != 0).collect();
+        assert_eq!(changed, vec![before.gaps_flag_bit]);
+        assert_eq!(h264_sps_signalling(original), h264_sps_signalling(rewritten));
+        assert_eq!(h264_allow_frame_num_gaps(rewritten), Cow::Borrowed(rewritten), "idempotent");
+    }
+
+    #[test]
+    fn renderer_sps_is_read_field_by_field() {
+        let head = h264_sps_head(&RENDERER_SPS).unwrap();
+        let expected = SpsHead {
+            profile_idc: 100,
+            constraint_flags: 0,
+            level_idc: 40,
+            id: 0,
+            chroma_format_idc: 1,
+            separate_colour_plane: false,
+            bit_depth_luma_minus8: 0,
+            bit_depth_chroma_minus8: 0,
+            qpprime_y_zero_transform_bypass: false,
+            scaling_lists: None,
+            log2_max_frame_num_minus4: 4,
+            pic_order_cnt_type: 2,
+            log2_max_pic_order_cnt_lsb_minus4: 0,
+            delta_pic_order_always_zero: false,
+            offset_for_non_ref_pic: 0,
+            offset_for_top_to_bottom_field: 0,
+            offset_for_ref_frame: Vec::new(),
+            max_num_ref_frames: 1,
+            gaps_in_frame_num_allowed: false,
+            gaps_flag_bit: 43,
+        };
+        assert_eq!(head, expected);
+    }
+
+    #[test]
+    fn renderer_sps_gets_gaps_allowed_and_nothing_else_changes() {
+        let rewritten = h264_allow_frame_num_gaps(&RENDERER_SPS);
+        // Bit 43 of the RBSP is bit 3 of its sixth byte: 0x40 becomes 0x50.
+        assert_eq!(rewritten.as_ref(), hex::<14>("27640028ac2b50501ed00f1226a0"));
+        assert_only_gaps_flag_set(&RENDERER_SPS, &rewritten);
+    }
+
+    #[test]
+    fn emulation_prevention_after_the_flag_is_kept() {
+        let rewritten = h264_allow_frame_num_gaps(&OUTPUT_GET_MEDIA_SPS);
+        assert_eq!(
+            rewritten.as_ref(),
+            hex::<39>("274d401eb9141405ff2e02d4040407c0000003004000000f38a0003d090007a13bdee03e1108d4")
+        );
+        assert_only_gaps_flag_set(&OUTPUT_GET_MEDIA_SPS, &rewritten);
+    }
+
+    #[test]
+    fn emulation_prevention_is_redone_around_the_flag() {
+        let head = h264_sps_head(&SYNTHETIC_SPS).unwrap();
+        assert_eq!((head.pic_order_cnt_type, head.offset_for_non_ref_pic), (1, -(1 << 24)));
+        assert_eq!((head.offset_for_ref_frame.as_slice(), head.max_num_ref_frames), (&[5, -3][..], 15));
+        let rewritten = h264_allow_frame_num_gaps(&SYNTHETIC_SPS);
+        // The two 00 00 03 before the flag stay; the one right after it goes.
+        assert_eq!(rewritten.as_ref(), hex::<24>("6742c01ed00000030100000300d8a384200001000011f480"));
+        assert_only_gaps_flag_set(&SYNTHETIC_SPS, &rewritten);
+    }
+
+    #[test]
+    fn sps_with_gaps_already_allowed_is_returned_unchanged() {
+        let allowed = hex::<14>("27640028ac2b50501ed00f1226a0");
+        assert!(h264_sps_head(&allowed).unwrap().gaps_in_frame_num_allowed);
+        assert!(matches!(h264_allow_frame_num_gaps(&allowed), Cow::Borrowed(b) if b == allowed));
+    }
+
+    #[test]
+    fn malformed_sps_is_left_untouched() {
+        // Cut anywhere before the flag's byte: unreadable, returned as it came.
+        for end in 0..=43 / 8 + 1 {
+            let cut = &RENDERER_SPS[..end];
+            assert!(matches!(h264_allow_frame_num_gaps(cut), Cow::Borrowed(b) if b == cut), "{end}");
+        }
+        // An Exp-Golomb code longer than 32 bits, seq_parameter_set_id 32, POC type 3.
+        let bad: [&[u8]; 3] =
+            [&hex::<9>("276400280000000080"), &hex::<6>("2742c01e043f"), &hex::<6>("2742c01ec980")];
+        for bad in bad {
+            assert!(h264_sps_head(bad).is_none(), "{bad:02x?}");
+            assert!(matches!(h264_allow_frame_num_gaps(bad), Cow::Borrowed(b) if b == bad));
+        }
+    }
+
+    #[test]
+    fn escape_inverts_unescape() {
+        for sps in [&RENDERER_SPS[..], &OUTPUT_GET_MEDIA_SPS, &SYNTHETIC_SPS] {
+            assert_eq!(escape(&unescape(&sps[1..])), &sps[1..]);
+        }
+        // Every sequence of up to 6 bytes drawn from 0, 1, 3 and 4.
+        for len in 0..=6u32 {
+            for n in 0..4usize.pow(len) {
+                let rbsp: Vec<u8> = (0..len).map(|i| [0, 1, 3, 4][n / 4usize.pow(i) % 4]).collect();
+                let escaped = escape(&rbsp);
+                assert_eq!(unescape(&escaped), rbsp);
+                assert!(!escaped.windows(3).any(|w| w[0] == 0 && w[1] == 0 && w[2] <= 2), "{escaped:?}");
+            }
+        }
     }
 }

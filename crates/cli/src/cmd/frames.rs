@@ -146,17 +146,7 @@ mod tests {
     use super::*;
 
     fn sample(name: &str) -> Option<PathBuf> {
-        let dir = match std::env::var_os("KVS_SAMPLES") {
-            Some(d) => PathBuf::from(d),
-            None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/kvs-samples"),
-        };
-        let path = dir.join(name);
-        if path.is_file() {
-            Some(path)
-        } else {
-            eprintln!("skipping: no {}", path.display());
-            None
-        }
+        Some(kvs_mkv::testing::samples_dir()?.join(name))
     }
 
     fn args(input: PathBuf, out: PathBuf) -> Args {

@@ -1,5 +1,5 @@
 //! The FFmpeg backend (feature `ffmpeg`): openh264 and FFmpeg give the same YUV for the
-//! same H.264, B-frames included; H.265 decodes to exactly what the ffmpeg tool decodes;
+//! same H.264, B-frames included, and for the renderer capture with its frame_num gap; H.265 decodes to exactly what the ffmpeg tool decodes;
 //! AAC becomes PCM. Clips are made in the test with Debian's ffmpeg (libx264, libx265).
 
 use std::path::Path;
@@ -115,6 +115,24 @@ fn h265_decodes_to_what_the_ffmpeg_tool_decodes() {
     let expected = std::fs::read(&raw).unwrap();
     assert_eq!(expected.len(), 20 * 192 * 128 * 3 / 2);
     assert!(ours == expected, "H.265 pictures differ from the ffmpeg tool's");
+}
+
+/// The renderer capture skips frame_num 1 after each IDR although its SPS forbids gaps.
+/// FFmpeg conceals the gap with a copy of the previous reference picture; openh264, given
+/// an SPS rewritten to allow gaps, infers nothing and keeps the IDR as the reference. Both
+/// predict from the same pixels, so every frame comes out the same.
+#[test]
+fn openh264_and_ffmpeg_give_identical_yuv_for_the_renderer_capture() {
+    let Some(dir) = samples_dir() else { return };
+    let bytes = std::fs::read(dir.join("kinesis_video_renderer_example_output.mkv")).unwrap();
+    let fragments = fragments_of(Bytes::from(bytes));
+    let a = yuv_of(BackendKind::OpenH264, &fragments);
+    let b = yuv_of(BackendKind::Ffmpeg, &fragments);
+    assert_eq!(a.len(), 444);
+    assert_eq!(a[0].2.len(), 640 * 480 * 3 / 2);
+    let differing: Vec<usize> =
+        a.iter().zip(&b).enumerate().filter(|(_, (x, y))| x != y).map(|(i, _)| i).collect();
+    assert_eq!((b.len(), differing), (444, vec![]), "frames where the two decoders differ");
 }
 
 #[test]

@@ -35,29 +35,14 @@ fn output_get_media_decodes_60_frames_per_fragment() {
 }
 
 /// kinesis_video_renderer_example_output.mkv and clusters.mkv hold the same H.264 stream,
-/// which is not conformant: its frame_num jumps from 0 to 2 after each IDR while
-/// gaps_in_frame_num_allowed_flag is 0 (a frame dropped by the producer). FFmpeg conceals
-/// the gap; openh264 refuses every P-frame until the next IDR. Both must report, not panic.
-fn gap_stream_counts(fragments: &[kvs_mkv::Fragment]) -> (Vec<usize>, Vec<usize>) {
-    let mut decoder = FrameDecoder::new(VideoOptions::default());
-    let mut pictures = Vec::new();
-    let mut errors = Vec::new();
-    for f in fragments {
-        let mut n = 0;
-        errors.push(decoder.decode_with(f, |_| n += 1).unwrap().len());
-        pictures.push(n);
-    }
-    (pictures, errors)
-}
-
+/// which is not conformant: its frame_num jumps from 0 to 2 after each IDR while the SPS
+/// says gaps_in_frame_num_allowed_flag = 0 (a frame dropped by the producer). openh264
+/// refused every P-frame after the gap until the SPS given to it was rewritten to allow
+/// gaps: now every frame decodes.
 #[test]
-fn renderer_example_gives_every_keyframe_and_reports_the_frame_num_gap() {
+fn renderer_example_decodes_every_frame_despite_its_frame_num_gap() {
     let Some(fragments) = load("kinesis_video_renderer_example_output.mkv") else { return };
-    let per_fragment = vec![59, 59, 59, 59, 59, 59, 59, 31];
-    let (pictures, errors) = gap_stream_counts(&fragments);
-    let total: Vec<usize> = pictures.iter().zip(&errors).map(|(p, e)| p + e).collect();
-    assert_eq!(total, per_fragment, "every frame is either a picture or an error");
-    assert!(pictures.iter().all(|&p| p >= 1), "{pictures:?}");
+    assert_eq!(pictures_per_fragment(&fragments), vec![59, 59, 59, 59, 59, 59, 59, 31]);
 
     let mut decoder = FrameDecoder::new(VideoOptions::with_selection(Selection::Keyframes));
     let last = fragments.last().unwrap();
@@ -78,11 +63,9 @@ fn vogels_decodes_all_909_video_frames() {
 }
 
 #[test]
-fn clusters_mkv_accounts_for_all_444_frames_as_one_fragment() {
+fn clusters_mkv_decodes_all_444_frames_as_one_fragment() {
     let Some(fragments) = load("clusters.mkv") else { return };
-    let (pictures, errors) = gap_stream_counts(&fragments);
-    assert_eq!(pictures[0] + errors[0], 444);
-    assert!(pictures[0] >= 8, "one keyframe per cluster at least: {pictures:?}");
+    assert_eq!(pictures_per_fragment(&fragments), vec![444]);
 }
 
 #[test]

@@ -1,24 +1,12 @@
 //! Test helpers: where the real captures are, and KVS fragments made from the synthetic
 //! camera's producer stream.
 
-use std::path::PathBuf;
 
 use bytes::Bytes;
 use kvs_mkv::{EbmlWriter, Event, Fragment, FragmentSplitter, ids};
 
 /// The kvs-samples folder, or `None` (and a note) when this machine has none.
-pub fn samples_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("KVS_SAMPLES") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/kvs-samples"),
-    };
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: no kvs-samples at {}", dir.display());
-        None
-    }
-}
+pub use kvs_mkv::testing::samples_dir;
 
 /// Every fragment of a capture.
 pub fn fragments_of(bytes: Bytes) -> Vec<Fragment> {
