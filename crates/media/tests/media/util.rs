@@ -1,7 +1,6 @@
 //! Test helpers: where the real captures are, and KVS fragments made from the synthetic
 //! camera's producer stream.
 
-
 use bytes::Bytes;
 use kvs_mkv::{EbmlWriter, Event, Fragment, FragmentSplitter, ids};
 
