@@ -1,9 +1,11 @@
 //! `kvs consume`: reads a stream (live, archived, or a local capture) fragment by fragment
 //! through `kvs-consumer`, prints a row (or a JSON Lines record) per fragment, optionally
-//! saves each as a playable .mkv, and shows a progress line with fragments, bytes and lag.
+//! saves each as a playable .mkv and its video frames as images (through
+//! [`ImageSaver`], with the options of `kvs frames`), and shows a progress line with
+//! fragments, bytes and lag.
 //!
 //! Argument checking, printing and the progress line live here; reading, resuming and
-//! retrying belong to `kvs-consumer`.
+//! retrying belong to `kvs-consumer`, decoding to `kvs-media`.
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -15,6 +17,7 @@ use kvs_consumer::{
     Config, Consumer, Error, Fragment, FragmentExt, Snapshot, Source, StartSelector, TimeRange, TimestampKind,
 };
 
+use crate::images::{ImageArgs, ImageSaver};
 use crate::record::{ErrorRecord, FragmentRecord};
 
 /// Arguments of `kvs consume`.
@@ -58,6 +61,13 @@ pub struct Args {
     /// Stop after this many fragments.
     #[arg(long, value_name = "N")]
     max_fragments: Option<u64>,
+    /// Save video frames as images `<fragment number>-<frame index>.<ext>` in this
+    /// directory (every frame unless `--every` or `--keyframes` says otherwise).
+    #[arg(long, value_name = "DIR")]
+    frames_out: Option<PathBuf>,
+    /// Which frames `--frames-out` saves, in which format.
+    #[command(flatten)]
+    images: ImageArgs,
 }
 
 /// The arguments, checked: what to read and how to show it.
@@ -65,6 +75,8 @@ struct Plan {
     source: Source,
     config: Config,
     save_mkv: Option<PathBuf>,
+    /// `--frames-out` and the options for it.
+    frames: Option<(PathBuf, ImageArgs)>,
     json: bool,
     max_fragments: Option<u64>,
 }
@@ -101,10 +113,16 @@ impl Plan {
         if args.max_fragments == Some(0) {
             anyhow::bail!("--max-fragments must be at least 1");
         }
+        let images = &args.images;
+        if args.frames_out.is_none() && (images.every.is_some() || images.keyframes || images.track.is_some())
+        {
+            anyhow::bail!("--every, --keyframes and --track choose frames for --frames-out DIR: give it too");
+        }
         Ok(Self {
             source,
             config,
             save_mkv: args.save_mkv,
+            frames: args.frames_out.map(|dir| (dir, args.images)),
             json: args.json,
             max_fragments: args.max_fragments,
         })
@@ -117,11 +135,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(dir) = &plan.save_mkv {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
+    // Frames are decoded on this thread (the one `block_on` runs the loop on), so the
+    // runtime's workers keep reading the stream meanwhile.
+    let saver = match &plan.frames {
+        Some((dir, args)) => Some(ImageSaver::new(args, kvs_media::Selection::All, dir.clone())?),
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    runtime.block_on(consume(plan))
+    runtime.block_on(consume(plan, saver))
 }
 
-async fn consume(plan: Plan) -> anyhow::Result<()> {
+async fn consume(plan: Plan, mut saver: Option<ImageSaver>) -> anyhow::Result<()> {
     let mut stream = Consumer::with_config(plan.source, plan.config).stream()?;
     let stats = stream.stats();
     let progress = progress_bar();
@@ -150,6 +174,9 @@ async fn consume(plan: Plan) -> anyhow::Result<()> {
                     Some(dir) => Some(fragment.save_mkv_in(dir)?),
                     None => None,
                 };
+                if let Some(saver) = saver.as_mut() {
+                    saver.save(&fragment)?;
+                }
                 progress.suspend(|| -> io::Result<()> {
                     if plan.json {
                         serde_json::to_writer(&mut out, &FragmentRecord::new(&fragment))?;
@@ -187,6 +214,14 @@ async fn consume(plan: Plan) -> anyhow::Result<()> {
     progress.finish_and_clear();
     let s = stats.snapshot();
     eprintln!("{}", progress_message(&s, started.elapsed()));
+    if let Some(saver) = &saver {
+        eprintln!(
+            "{} images in {} ({} frames failed)",
+            saver.written(),
+            saver.dir().display(),
+            saver.frame_errors()
+        );
+    }
     match failure {
         Some(error) => Err(error.into()),
         None => Ok(()),
@@ -289,6 +324,12 @@ mod tests {
         assert!(matches!(p.source, Source::Archive { range, .. } if range.kind == TimestampKind::Server));
         let p = plan(&["--stream", "cam"]).unwrap();
         assert!(matches!(p.source, Source::Live { start: StartSelector::Now, .. }));
+        assert!(p.frames.is_none());
+        let p = plan(&["--stream", "cam", "--frames-out", "img", "--keyframes", "--format", "png"]).unwrap();
+        let (dir, images) = p.frames.unwrap();
+        assert_eq!(dir, PathBuf::from("img"));
+        assert!(matches!(images.selection(kvs_media::Selection::All), kvs_media::Selection::Keyframes));
+        assert_eq!(images.image_format(), kvs_media::ImageFormat::Png);
     }
 
     #[test]
@@ -308,6 +349,9 @@ mod tests {
                 "2024-01-01T00:00:00Z",
             ],
             &["--stream", "cam", "--max-fragments", "0"],
+            &["--stream", "cam", "--every", "5"],
+            &["--stream", "cam", "--frames-out", "x", "--every", "0"],
+            &["--stream", "cam", "--frames-out", "x", "--every", "2", "--keyframes"],
             &[],
         ] {
             assert!(plan(args).is_err(), "{args:?}");

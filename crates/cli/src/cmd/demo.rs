@@ -1,8 +1,9 @@
 //! `kvs demo`: the product in one command, with no AWS account, no files and no system
 //! packages. It starts the embedded KVS server (`kvs-local`) with a synthetic camera at
 //! real time, consumes the stream live through `kvs-consumer` for a few seconds, saves each
-//! fragment as a playable .mkv (and every Nth frame as a JPEG through `kvs-media`), prints
-//! a row per fragment as it arrives, then a summary.
+//! fragment as a playable .mkv (and every 5th frame, or those `--every`/`--keyframes`
+//! choose, as a JPEG or PNG in `<out>/frames` through [`ImageSaver`]), prints a row per
+//! fragment as it arrives, then a summary.
 //!
 //! Serving, consuming and decoding belong to those crates; this module only wires them
 //! together and prints.
@@ -13,9 +14,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use kvs_consumer::{Config, Consumer, Fragment, FragmentExt, Source, StartSelector, StaticCredentials};
 use kvs_local::{CameraConfig, LocalKvs};
-use kvs_media::{FrameDecoder, ImageFormat, Selection, VideoOptions};
+use kvs_media::Selection;
 
 use super::consume::{clock, human_bytes};
+use crate::images::{ImageArgs, ImageSaver};
 
 /// The stream the demo camera films into.
 const STREAM: &str = "kvs-demo";
@@ -26,7 +28,8 @@ pub struct Args {
     /// How long to consume, in seconds.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
-    /// Directory for the saved fragments and JPEGs (created if needed).
+    /// Directory for the saved fragments, and for images in its `frames` subdirectory
+    /// (created if needed).
     #[arg(long, default_value = "kvs-demo-out")]
     out: PathBuf,
     /// Picture size of the synthetic camera, WIDTHxHEIGHT.
@@ -35,10 +38,17 @@ pub struct Args {
     /// Frames per second of the camera (fragments are one second long).
     #[arg(long, default_value_t = 15)]
     fps: u32,
-    /// Save one frame in N as a JPEG (0: no JPEGs).
-    #[arg(long, default_value_t = 5, value_name = "N")]
-    jpeg_every: usize,
+    /// Which frames become images, in which format (default: every 5th frame as JPEG).
+    #[command(flatten)]
+    images: ImageArgs,
+    /// Save no images, only the fragments (by default every 5th frame of each fragment
+    /// is saved as a JPEG in `<out>/frames`).
+    #[arg(long, conflicts_with_all = ["every", "keyframes"])]
+    no_frames: bool,
 }
+
+/// The frames the demo saves when no flag chooses.
+const DEFAULT_EVERY: std::num::NonZeroUsize = std::num::NonZeroUsize::new(5).expect("5 is not zero");
 
 /// The arguments, checked.
 #[derive(Debug)]
@@ -46,7 +56,8 @@ struct Plan {
     duration: Duration,
     out: PathBuf,
     camera: CameraConfig,
-    jpeg_every: Option<std::num::NonZeroUsize>,
+    /// `None` with `--no-frames`.
+    images: Option<ImageArgs>,
 }
 
 impl Plan {
@@ -73,7 +84,7 @@ impl Plan {
             duration: Duration::from_secs_f64(args.seconds),
             out: args.out,
             camera,
-            jpeg_every: std::num::NonZeroUsize::new(args.jpeg_every),
+            images: (!args.no_frames).then_some(args.images),
         })
     }
 }
@@ -92,7 +103,7 @@ struct Summary {
     fragments: u64,
     frames: usize,
     bytes: u64,
-    jpegs: usize,
+    images: u64,
     latencies_ms: Vec<i64>,
 }
 
@@ -119,16 +130,14 @@ async fn demo(plan: Plan) -> anyhow::Result<()> {
     });
     let mut stream = Consumer::with_config(Source::live(STREAM, StartSelector::Earliest), config).stream()?;
     let stats = stream.stats();
-    let mut decoder =
-        plan.jpeg_every.map(|n| FrameDecoder::new(VideoOptions::with_selection(Selection::EveryNth(n))));
-    let jpeg_dir = plan.out.join("frames");
-    if decoder.is_some() {
-        std::fs::create_dir_all(&jpeg_dir)
-            .with_context(|| format!("cannot create {}", jpeg_dir.display()))?;
-    }
+    let mut saver = plan
+        .images
+        .as_ref()
+        .map(|args| ImageSaver::new(args, Selection::EveryNth(DEFAULT_EVERY), plan.out.join("frames")))
+        .transpose()?;
     println!(
-        "{:>4}  {:<48}  {:>12}  {:>6}  {:>9}  {:>10}  {:>5}",
-        "#", "fragment number", "producer", "frames", "bytes", "latency ms", "jpegs"
+        "{:>4}  {:<48}  {:>12}  {:>6}  {:>9}  {:>10}  {:>6}",
+        "#", "fragment number", "producer", "frames", "bytes", "latency ms", "images"
     );
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + plan.duration;
@@ -143,9 +152,7 @@ async fn demo(plan: Plan) -> anyhow::Result<()> {
             item = stream.next() => item,
         };
         match item {
-            Some(Ok(fragment)) => {
-                on_fragment(&fragment, &plan.out, &jpeg_dir, decoder.as_mut(), &mut summary)?
-            }
+            Some(Ok(fragment)) => on_fragment(&fragment, &plan.out, saver.as_mut(), &mut summary)?,
             Some(Err(error)) if !error.ends_stream() => tracing::warn!(%error, "in-band error"),
             Some(Err(error)) => {
                 failure = Some(error);
@@ -172,8 +179,7 @@ async fn demo(plan: Plan) -> anyhow::Result<()> {
 fn on_fragment(
     fragment: &Fragment,
     out: &Path,
-    jpeg_dir: &Path,
-    decoder: Option<&mut FrameDecoder>,
+    saver: Option<&mut ImageSaver>,
     summary: &mut Summary,
 ) -> anyhow::Result<()> {
     let received_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
@@ -181,31 +187,20 @@ fn on_fragment(
     let latency = kvs.server_timestamp.as_ref().map(|t| received_ms - t.unix_millis());
     fragment.save_mkv_in(out)?;
     let frames = fragment.frames_lossy().0.len();
-    let mut jpegs = 0;
-    if let Some(decoder) = decoder {
-        match decoder.decode(fragment) {
-            Ok(decoded) => {
-                for error in &decoded.errors {
-                    tracing::warn!(error = %error.error, index = ?error.index, "frame not decoded");
-                }
-                for frame in &decoded.frames {
-                    kvs_media::save_image(frame, jpeg_dir, ImageFormat::Jpeg { quality: 85 })?;
-                    jpegs += 1;
-                }
-            }
-            Err(error) => tracing::warn!(%error, "fragment not decoded"),
-        }
-    }
+    let images = match saver {
+        Some(saver) => saver.save(fragment)?,
+        None => 0,
+    };
     summary.fragments += 1;
     summary.frames += frames;
     summary.bytes += fragment.bytes().len() as u64;
-    summary.jpegs += jpegs;
+    summary.images += images;
     summary.latencies_ms.extend(latency);
     let number = kvs.fragment_number.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string);
     let producer = kvs.producer_timestamp.as_ref().map_or_else(|| "-".to_owned(), |t| clock(t.unix_millis()));
     let latency = latency.map_or_else(|| "-".to_owned(), |l| l.to_string());
     println!(
-        "{:>4}  {number:<48}  {producer:>12}  {frames:>6}  {:>9}  {latency:>10}  {jpegs:>5}",
+        "{:>4}  {number:<48}  {producer:>12}  {frames:>6}  {:>9}  {latency:>10}  {images:>6}",
         summary.fragments,
         fragment.bytes().len()
     );
@@ -228,7 +223,7 @@ fn print_summary(s: &Summary, stats: &kvs_consumer::Snapshot, filmed: u64, elaps
         let mean = s.latencies_ms.iter().sum::<i64>() as f64 / s.latencies_ms.len() as f64;
         println!("latency from ingest to handler: mean {mean:.1} ms, max {max} ms");
     }
-    println!("saved {} playable .mkv files and {} JPEGs in {}", s.fragments, s.jpegs, out.display());
+    println!("saved {} playable .mkv files and {} images in {}", s.fragments, s.images, out.display());
 }
 
 #[cfg(test)]
@@ -253,8 +248,15 @@ mod tests {
         assert_eq!(p.duration, Duration::from_secs(10));
         assert_eq!(p.out, PathBuf::from("kvs-demo-out"));
         assert_eq!((p.camera.width, p.camera.height, p.camera.fps, p.camera.realtime), (320, 240, 15, true));
-        assert_eq!(p.jpeg_every.map(|n| n.get()), Some(5));
-        assert!(plan(&["--jpeg-every", "0"]).unwrap().jpeg_every.is_none());
+        let images = p.images.unwrap();
+        assert!(
+            matches!(images.selection(Selection::EveryNth(DEFAULT_EVERY)), Selection::EveryNth(n) if n.get() == 5)
+        );
+        assert_eq!(images.image_format(), kvs_media::ImageFormat::Jpeg { quality: 85 });
+        assert!(plan(&["--no-frames"]).unwrap().images.is_none());
+        let images = plan(&["--keyframes", "--format", "png"]).unwrap().images.unwrap();
+        assert!(matches!(images.selection(Selection::EveryNth(DEFAULT_EVERY)), Selection::Keyframes));
+        assert_eq!(images.image_format(), kvs_media::ImageFormat::Png);
     }
 
     #[test]
@@ -265,6 +267,10 @@ mod tests {
             &["--size", "320"],
             &["--size", "ax2"],
             &["--fps", "0"],
+            &["--every", "0"],
+            &["--every", "2", "--keyframes"],
+            &["--no-frames", "--every", "2"],
+            &["--quality", "101"],
         ] {
             assert!(plan(args).is_err(), "{args:?}");
         }
@@ -283,7 +289,7 @@ mod tests {
             "64x48",
             "--fps",
             "10",
-            "--jpeg-every",
+            "--every",
             "5",
         ];
         run(Cli::try_parse_from(std::iter::once("demo").chain(args)).unwrap().args).unwrap();

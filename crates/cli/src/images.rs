@@ -1,0 +1,216 @@
+//! Video frames as image files, shared by `kvs frames`, `kvs consume` and `kvs demo`: the
+//! command-line options that choose frames and format ([`ImageArgs`]) and the one place
+//! that decodes a fragment, selects its frames and writes them ([`ImageSaver`]).
+//!
+//! Files are named `<fragment number>-<frame index>.<ext>` by `kvs-media`'s
+//! [`file_name`](kvs_media::file_name), from validated fragment numbers only. Decoding,
+//! selection and encoding belong to `kvs-media`; where the output directory comes from
+//! (`--out`, `--frames-out`, `<out>/frames`) and what is printed belong to each command.
+
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use kvs_media::{Error, FrameDecoder, ImageFormat, Selection, Stats, VideoOptions};
+use kvs_mkv::Fragment;
+
+/// Image file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// JPEG, lossy, with `--quality`.
+    Jpeg,
+    /// PNG, lossless.
+    Png,
+}
+
+/// Which frames become images, and how: flattened into each command that saves frames.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Images")]
+pub struct ImageArgs {
+    /// Save every Nth frame of each fragment (0, N, 2N...).
+    #[arg(long, value_name = "N", conflicts_with = "keyframes")]
+    pub every: Option<NonZeroUsize>,
+    /// Save keyframes only; nothing else is decoded.
+    #[arg(long)]
+    pub keyframes: bool,
+    /// Image format.
+    #[arg(long, value_enum, default_value_t = Format::Jpeg)]
+    pub format: Format,
+    /// JPEG quality, 1 to 100.
+    #[arg(long, default_value_t = 85, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub quality: u8,
+    /// Video track number (default: the first video track).
+    #[arg(long, value_name = "N")]
+    pub track: Option<u64>,
+}
+
+impl Default for ImageArgs {
+    /// What the command line gives without any of these flags.
+    fn default() -> Self {
+        Self { every: None, keyframes: false, format: Format::Jpeg, quality: 85, track: None }
+    }
+}
+
+impl ImageArgs {
+    /// The frames to save: `--keyframes`, `--every N`, or else `default` (each command
+    /// has its own: all frames for `kvs frames`, every 5th for `kvs demo`).
+    pub fn selection(&self, default: Selection) -> Selection {
+        match (self.every, self.keyframes) {
+            (_, true) => Selection::Keyframes,
+            (Some(n), false) => Selection::EveryNth(n),
+            (None, false) => default,
+        }
+    }
+
+    /// The image format with its quality.
+    pub fn image_format(&self) -> ImageFormat {
+        match self.format {
+            Format::Jpeg => ImageFormat::Jpeg { quality: self.quality },
+            Format::Png => ImageFormat::Png,
+        }
+    }
+}
+
+/// Decodes fragments and writes their selected frames into one directory.
+///
+/// A fragment that cannot be decoded at all because of its codec or a missing video track
+/// is an error (the stream will not get better); other whole-fragment problems are logged
+/// and the fragment skipped; frames that fail are logged and counted. Failing to write a
+/// file is an error.
+#[derive(Debug)]
+pub struct ImageSaver {
+    decoder: FrameDecoder,
+    dir: PathBuf,
+    format: ImageFormat,
+    written: u64,
+    frame_errors: u64,
+}
+
+impl ImageSaver {
+    /// A saver into `dir` (created if missing) with the frames `args` select, `default`
+    /// when it selects none.
+    pub fn new(args: &ImageArgs, default: Selection, dir: PathBuf) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let mut options = VideoOptions::with_selection(args.selection(default));
+        options.track = args.track;
+        Ok(Self {
+            decoder: FrameDecoder::new(options),
+            dir,
+            format: args.image_format(),
+            written: 0,
+            frame_errors: 0,
+        })
+    }
+
+    /// Decodes `fragment` and writes its selected frames; returns how many images it wrote.
+    pub fn save(&mut self, fragment: &Fragment) -> anyhow::Result<u64> {
+        // Each selected picture is converted and written while the decoder holds it:
+        // memory stays at one picture whatever the fragment's size.
+        let (dir, format) = (&self.dir, self.format);
+        let mut written = 0u64;
+        let mut conversion_errors = 0u64;
+        let mut failed: Option<Error> = None;
+        let result = self.decoder.decode_with(fragment, |picture| {
+            if failed.is_some() {
+                return;
+            }
+            match picture.to_frame().and_then(|frame| kvs_media::save_image(&frame, dir, format)) {
+                Ok(_) => written += 1,
+                Err(e @ Error::Io { .. }) => failed = Some(e),
+                Err(e) => {
+                    conversion_errors += 1;
+                    tracing::warn!(fragment = fragment.index(), frame = picture.info().index, error = %e, "frame not saved");
+                }
+            }
+        });
+        self.written += written;
+        self.frame_errors += conversion_errors;
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        let errors = match result {
+            Ok(errors) => errors,
+            Err(e @ (Error::UnsupportedCodec { .. } | Error::NoVideoTrack(_))) => {
+                return Err(e).with_context(|| format!("fragment {}", fragment.index()));
+            }
+            Err(e) => {
+                tracing::warn!(fragment = fragment.index(), error = %e, "fragment skipped");
+                return Ok(written);
+            }
+        };
+        for error in &errors {
+            tracing::warn!(fragment = fragment.index(), frame = ?error.index, error = %error.error, "frame failed");
+        }
+        self.frame_errors += errors.len() as u64;
+        Ok(written)
+    }
+
+    /// The directory images go to.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Images written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Frames that failed to decode, convert or encode so far.
+    pub fn frame_errors(&self) -> u64 {
+        self.frame_errors
+    }
+
+    /// The decoder's counters.
+    pub fn stats(&self) -> Stats {
+        self.decoder.stats()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn flags_choose_the_selection_and_format() {
+        let args = ImageArgs::default();
+        assert!(matches!(args.selection(Selection::All), Selection::All));
+        assert_eq!(args.image_format(), ImageFormat::Jpeg { quality: 85 });
+        let args = ImageArgs { every: NonZeroUsize::new(3), format: Format::Png, ..ImageArgs::default() };
+        assert!(matches!(args.selection(Selection::All), Selection::EveryNth(n) if n.get() == 3));
+        assert_eq!(args.image_format(), ImageFormat::Png);
+        let args = ImageArgs { keyframes: true, ..ImageArgs::default() };
+        assert!(matches!(args.selection(Selection::All), Selection::Keyframes));
+    }
+
+    #[test]
+    fn a_camera_stream_gives_exactly_the_selected_frames_per_fragment() {
+        let config =
+            kvs_local::CameraConfig { width: 64, height: 48, frames_per_fragment: 6, ..Default::default() };
+        let mut splitter = kvs_mkv::FragmentSplitter::new();
+        // `encode` films one Segment; two of them back to back are two fragments.
+        splitter.feed(kvs_local::camera::encode(&config, 6));
+        splitter.feed(kvs_local::camera::encode(&config, 6));
+        splitter.finish();
+        let dir = tempfile::tempdir().unwrap();
+        let args = ImageArgs { every: NonZeroUsize::new(4), ..ImageArgs::default() };
+        let mut saver = ImageSaver::new(&args, Selection::All, dir.path().join("new")).unwrap();
+        let mut per_fragment = Vec::new();
+        while let Some(event) = splitter.poll() {
+            if let kvs_mkv::Event::Fragment(fragment) = event {
+                per_fragment.push(saver.save(&fragment).unwrap());
+            }
+        }
+        assert_eq!(per_fragment, [2, 2]);
+        assert_eq!((saver.written(), saver.frame_errors()), (4, 0));
+        assert_eq!(names(saver.dir()), ["0-0.jpg", "0-4.jpg", "1-0.jpg", "1-4.jpg"]);
+        let jpeg = std::fs::read(saver.dir().join("1-4.jpg")).unwrap();
+        assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
+    }
+}

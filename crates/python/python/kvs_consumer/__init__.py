@@ -1,0 +1,39 @@
+"""Amazon Kinesis Video Streams consumer on a Rust engine.
+
+Drop-in for the AWS sample "Amazon Kinesis Video Streams Consumer Library for Python":
+change ``amazon_kinesis_video_consumer_library`` to ``kvs_consumer`` in the imports::
+
+    from kvs_consumer.kinesis_video_streams_parser import KvsConsumerLibrary
+    from kvs_consumer.kinesis_video_fragment_processor import KvsFragementProcessor
+
+New code can iterate fragments directly, from a stream (resumed across dropped
+connections) or from any GetMedia response, file or bytes::
+
+    from kvs_consumer import Consumer, FragmentReader
+    for fragment in Consumer("my-camera", start="earliest"):
+        print(fragment.number, fragment.server_timestamp, len(fragment))
+    for fragment in FragmentReader(get_media_response):
+        frames = fragment.frames(every=10)
+"""
+
+from ._errors import KvsError, KvsStreamError, MediaError, MkvError
+from ._native import Document, Element, Fragment, FragmentReader, __version__
+from .consumer import Consumer
+from .kinesis_video_fragment_processor import KvsFragementProcessor, KvsFragmentProcessor
+from .kinesis_video_streams_parser import KvsConsumerLibrary
+
+__all__ = [
+    "Consumer",
+    "Document",
+    "Element",
+    "Fragment",
+    "FragmentReader",
+    "KvsConsumerLibrary",
+    "KvsError",
+    "KvsFragementProcessor",
+    "KvsFragmentProcessor",
+    "KvsStreamError",
+    "MediaError",
+    "MkvError",
+    "__version__",
+]
