@@ -16,3 +16,6 @@ apt-get install -y --no-install-recommends \
 
 cargo test -p kvs-media --features ffmpeg
 cargo clippy -p kvs-media --features ffmpeg --all-targets -- -D warnings
+
+# FFmpeg beside openh264 in the same run: the decode benchmark in quick mode.
+cargo bench -p kvs-media --features ffmpeg --bench decode -- --quick --noplot
