@@ -143,11 +143,15 @@ impl Fragment {
 
     /// `TimecodeScale` in nanoseconds per tick (default 1 ms).
     pub fn timecode_scale(&self) -> Result<u64, Error> {
-        Ok(self
-            .segment_children()?
-            .into_iter()
+        Ok(self.scale_in(&self.segment_children()?))
+    }
+
+    /// TimecodeScale from the Info among these Segment children (default 1 ms).
+    fn scale_in(&self, children: &[Child]) -> u64 {
+        children
+            .iter()
             .find(|c| c.header.id == ids::INFO && !c.truncated)
-            .map_or(1_000_000, |info| timecode_scale(&self.bytes, info.data)))
+            .map_or(1_000_000, |info| timecode_scale(&self.bytes, info.data.clone()))
     }
 
     /// Every frame of every track, in stored order.
@@ -169,10 +173,7 @@ impl Fragment {
     pub fn frames_lossy(&self) -> (Vec<Frame>, Option<Error>) {
         let mut frames = Vec::new();
         let result = self.segment_children().and_then(|children| {
-            let scale = children
-                .iter()
-                .find(|c| c.header.id == ids::INFO && !c.truncated)
-                .map_or(1_000_000, |info| timecode_scale(&self.bytes, info.data.clone()));
+            let scale = self.scale_in(&children);
             collect_frames(&self.bytes, children, scale, &mut frames)
         });
         match result {

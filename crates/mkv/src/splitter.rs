@@ -201,7 +201,7 @@ impl FragmentSplitter {
         }
         let rest = self.buf.len();
         if rest > 0 {
-            self.skip_bytes(rest, None);
+            self.skip_bytes(rest);
         }
         self.flush_skipped();
     }
@@ -244,7 +244,7 @@ impl FragmentSplitter {
             None => data.len().saturating_sub(EBML_MAGIC.len() - 1),
         };
         if garbage > 0 {
-            self.skip_bytes(garbage, None);
+            self.skip_bytes(garbage);
         }
         if found.is_none() {
             return false;
@@ -407,7 +407,7 @@ impl FragmentSplitter {
         self.skipping = Some(Skipped { offset: self.base, len: 0, reason });
         // Step past the bad byte so that a broken EBML header is not found again.
         if self.buf.len() > 0 {
-            self.skip_bytes(1, None);
+            self.skip_bytes(1);
         }
     }
 
@@ -438,14 +438,14 @@ impl FragmentSplitter {
     }
 
     /// Drops `n` bytes at the front as garbage, merging with the run being skipped.
-    fn skip_bytes(&mut self, n: usize, reason: Option<Error>) {
+    fn skip_bytes(&mut self, n: usize) {
         let offset = self.base;
         self.buf.take(n);
         self.base += n as u64;
-        let skipping = self.skipping.get_or_insert_with(|| Skipped {
+        let skipping = self.skipping.get_or_insert(Skipped {
             offset,
             len: 0,
-            reason: reason.unwrap_or(Error::Garbage { offset, len: 0 }),
+            reason: Error::Garbage { offset, len: 0 },
         });
         skipping.len += n as u64;
         if let Error::Garbage { len, .. } = &mut skipping.reason {
