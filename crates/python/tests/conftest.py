@@ -89,6 +89,23 @@ class Server:
             **kwargs,
         )
 
+    def archived_media(self, stream: str, api: str):
+        """A kinesis-video-archived-media client on the data endpoint for `api`."""
+        kvs = self.client("kinesisvideo")
+        endpoint = kvs.get_data_endpoint(StreamName=stream, APIName=api)["DataEndpoint"]
+        return self.client("kinesis-video-archived-media", endpoint_url=endpoint)
+
+    def fragment_numbers(self, stream: str) -> list:
+        """Every fragment number of `stream` by ListFragments, sorted numerically."""
+        listed = self.archived_media(stream, "LIST_FRAGMENTS").list_fragments(
+            StreamName=stream,
+            FragmentSelector={
+                "FragmentSelectorType": "SERVER_TIMESTAMP",
+                "TimestampRange": {"StartTimestamp": 0, "EndTimestamp": 4102444800},
+            },
+        )["Fragments"]
+        return sorted((f["FragmentNumber"] for f in listed), key=int)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)

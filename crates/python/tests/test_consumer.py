@@ -18,30 +18,16 @@ def consumer(server, stream, **kwargs):
     return Consumer(stream, region="us-east-1", endpoint_url=server.endpoint, credentials=CREDENTIALS, **kwargs)
 
 
-def listed_numbers(server, stream):
-    kvs = server.client("kinesisvideo")
-    endpoint = kvs.get_data_endpoint(StreamName=stream, APIName="LIST_FRAGMENTS")["DataEndpoint"]
-    archive = server.client("kinesis-video-archived-media", endpoint_url=endpoint)
-    listed = archive.list_fragments(
-        StreamName=stream,
-        FragmentSelector={
-            "FragmentSelectorType": "SERVER_TIMESTAMP",
-            "TimestampRange": {"StartTimestamp": 0, "EndTimestamp": 4102444800},
-        },
-    )["Fragments"]
-    return sorted((f["FragmentNumber"] for f in listed), key=int)
-
-
 def test_reads_an_ingested_capture_to_the_live_edge(serve, samples):
     server = serve("--ingest", f"cap={samples / 'output_get_media.mkv'}", "--idle-timeout", "0.3")
     fragments = list(consumer(server, "cap", start="earliest", follow=False))
     assert [f.frame_count() for f in fragments] == [60] * 5
-    assert [f.number for f in fragments] == listed_numbers(server, "cap")
+    assert [f.number for f in fragments] == server.fragment_numbers("cap")
 
 
 def test_boto3_start_selector_after_a_fragment(serve, samples):
     server = serve("--ingest", f"cap={samples / 'output_get_media.mkv'}", "--idle-timeout", "0.3")
-    numbers = listed_numbers(server, "cap")
+    numbers = server.fragment_numbers("cap")
     start = {"StartSelectorType": "FRAGMENT_NUMBER", "AfterFragmentNumber": numbers[1]}
     assert [f.number for f in consumer(server, "cap", start=start, follow=False)] == numbers[2:]
 
@@ -59,7 +45,7 @@ def test_resumes_across_connections_without_gaps_or_duplicates(serve):
     assert len(fragments) == 4
     assert read.stats["requests"] >= 3
     numbers = [f.number for f in fragments]
-    listed = listed_numbers(server, "cam")
+    listed = server.fragment_numbers("cam")
     first = listed.index(numbers[0])
     assert numbers == listed[first : first + 4]
     assert all(f.complete and f.frame_count() == 10 for f in fragments)
@@ -68,7 +54,7 @@ def test_resumes_across_connections_without_gaps_or_duplicates(serve):
 def test_archive_range(serve, samples):
     server = serve("--ingest", f"r={samples / 'kinesis_video_renderer_example_output.mkv'}")
     fragments = list(consumer(server, "r", archive=(0, 4102444800)))
-    assert [f.number for f in fragments] == listed_numbers(server, "r")
+    assert [f.number for f in fragments] == server.fragment_numbers("r")
     assert [f.frame_count() for f in fragments] == [59] * 7 + [31]
 
 
@@ -78,7 +64,7 @@ def test_async_for(serve, samples):
     async def read():
         return [f.number async for f in consumer(server, "cap", start="earliest", follow=False)]
 
-    assert asyncio.run(read()) == listed_numbers(server, "cap")
+    assert asyncio.run(read()) == server.fragment_numbers("cap")
 
 
 def test_stop_from_another_thread_ends_a_waiting_read(serve):

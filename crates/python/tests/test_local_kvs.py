@@ -81,30 +81,12 @@ class Collect:
         assert not thread.is_alive()
 
 
-def archived_media(server, stream, api):
-    kvs = server.client("kinesisvideo")
-    endpoint = kvs.get_data_endpoint(StreamName=stream, APIName=api)["DataEndpoint"]
-    return server.client("kinesis-video-archived-media", endpoint_url=endpoint)
-
-
-def all_fragment_numbers(server, stream):
-    client = archived_media(server, stream, "LIST_FRAGMENTS")
-    listed = client.list_fragments(
-        StreamName=stream,
-        FragmentSelector={
-            "FragmentSelectorType": "SERVER_TIMESTAMP",
-            "TimestampRange": {"StartTimestamp": 0, "EndTimestamp": 4102444800},
-        },
-    )["Fragments"]
-    return sorted((f["FragmentNumber"] for f in listed), key=int)
-
-
 def test_get_media_for_fragment_list_in_the_order_asked(serve, samples):
     server = serve("--ingest", f"r={samples / 'kinesis_video_renderer_example_output.mkv'}")
-    numbers = all_fragment_numbers(server, "r")
+    numbers = server.fragment_numbers("r")
     assert len(numbers) == 8
     wanted = [numbers[7], numbers[0], numbers[3]]
-    client = archived_media(server, "r", "GET_MEDIA_FOR_FRAGMENT_LIST")
+    client = server.archived_media("r", "GET_MEDIA_FOR_FRAGMENT_LIST")
     collect = Collect()
     collect.run("r", client.get_media_for_fragment_list(StreamName="r", Fragments=wanted))
     assert collect.errors == []
@@ -114,8 +96,8 @@ def test_get_media_for_fragment_list_in_the_order_asked(serve, samples):
 
 def test_missing_fragment_is_a_typed_exception_not_a_fragment(serve, samples):
     server = serve("--ingest", f"r={samples / 'kinesis_video_renderer_example_output.mkv'}")
-    numbers = all_fragment_numbers(server, "r")
-    client = archived_media(server, "r", "GET_MEDIA_FOR_FRAGMENT_LIST")
+    numbers = server.fragment_numbers("r")
+    client = server.archived_media("r", "GET_MEDIA_FOR_FRAGMENT_LIST")
     collect = Collect()
     missing = str(int(numbers[-1]) + 10**20)
     collect.run("r", client.get_media_for_fragment_list(StreamName="r", Fragments=[numbers[0], missing]))
