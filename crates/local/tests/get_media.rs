@@ -3,7 +3,7 @@ use aws_sdk_kinesisvideomedia::types::{StartSelector, StartSelectorType};
 use kvs_mkv::{ids, names};
 
 use crate::util::{
-    camera_mkv, frames_of, get_media, media, producer_frames, samples_dir, selector, split, start,
+    camera_mkv, frames_of, get_media, open_get_media, producer_frames, samples_dir, selector, split, start,
 };
 
 #[tokio::test]
@@ -121,13 +121,7 @@ async fn live_readers_get_each_fragment_as_it_is_ingested() {
     .await
     .unwrap();
     kvs.create_stream("live").unwrap();
-    let out = media(&kvs)
-        .get_media()
-        .stream_name("live")
-        .start_selector(selector(StartSelectorType::Now))
-        .send()
-        .await
-        .unwrap();
+    let out = open_get_media(&kvs, "live", selector(StartSelectorType::Now)).await;
     let mut body = out.payload;
     let mut splitter = kvs_mkv::FragmentSplitter::new();
     // Ingest one fragment at a time; each must arrive while the body stays open.

@@ -4,7 +4,7 @@ use aws_sdk_kinesisvideomedia::error::ProvideErrorMetadata;
 use aws_sdk_kinesisvideomedia::types::{StartSelector, StartSelectorType};
 use kvs_local::{Config, Faults, LocalKvs, RefuseWith};
 
-use crate::util::{camera_mkv, config, get_media, media, read_all, selector, split, start};
+use crate::util::{camera_mkv, config, get_media, media, open_get_media, read_all, selector, split, start};
 
 fn code<E: ProvideErrorMetadata, R>(e: &aws_sdk_kinesisvideomedia::error::SdkError<E, R>) -> String {
     e.code().unwrap_or("<none>").to_owned()
@@ -192,13 +192,7 @@ async fn injected_faults_cut_refuse_and_break_in_band() {
 async fn deleting_a_stream_ends_its_live_readers_with_3002() {
     let kvs = LocalKvs::start(Config { idle_timeout: Duration::from_secs(30), ..config() }).await.unwrap();
     kvs.create_stream("s").unwrap();
-    let out = media(&kvs)
-        .get_media()
-        .stream_name("s")
-        .start_selector(selector(StartSelectorType::Now))
-        .send()
-        .await
-        .unwrap();
+    let out = open_get_media(&kvs, "s", selector(StartSelectorType::Now)).await;
     kvs.ingest_mkv("s", camera_mkv(1)).unwrap();
     kvs.delete_stream("s").unwrap();
     let body = split(read_all(out.payload).await);
@@ -228,13 +222,7 @@ async fn a_response_ends_at_the_maximum_duration() {
 async fn shutdown_ends_open_responses() {
     let kvs = LocalKvs::start(Config { idle_timeout: Duration::from_secs(3600), ..config() }).await.unwrap();
     kvs.create_stream("s").unwrap();
-    let out = media(&kvs)
-        .get_media()
-        .stream_name("s")
-        .start_selector(selector(StartSelectorType::Now))
-        .send()
-        .await
-        .unwrap();
+    let out = open_get_media(&kvs, "s", selector(StartSelectorType::Now)).await;
     kvs.clone().shutdown().await;
     let body = tokio::time::timeout(Duration::from_secs(60), read_all(out.payload));
     assert!(body.await.expect("the response ended").is_empty());

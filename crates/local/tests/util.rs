@@ -92,9 +92,18 @@ pub async fn read_all(mut body: ByteStream) -> Bytes {
 
 /// A GetMedia call read to its end.
 pub async fn get_media(kvs: &LocalKvs, stream: &str, selector: StartSelector) -> Bytes {
+    read_all(open_get_media(kvs, stream, selector).await.payload).await
+}
+
+/// Opens a GetMedia response without reading its body (a live reader, for instance).
+pub async fn open_get_media(
+    kvs: &LocalKvs,
+    stream: &str,
+    selector: StartSelector,
+) -> aws_sdk_kinesisvideomedia::operation::get_media::GetMediaOutput {
     let out = media(kvs).get_media().stream_name(stream).start_selector(selector).send().await.unwrap();
     assert_eq!(out.content_type(), Some("video/webm"));
-    read_all(out.payload).await
+    out
 }
 
 /// What a response body splits into.
