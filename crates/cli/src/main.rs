@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod images;
 mod input;
+mod metrics_endpoint;
 mod record;
 
 /// Consume Amazon Kinesis Video Streams: live, archived, or from files.
@@ -27,6 +28,8 @@ enum Command {
     Demo(cmd::demo::Args),
     /// Consume a stream (live or archived) fragment by fragment.
     Consume(cmd::consume::Args),
+    /// Read many streams (a list, a prefix or all), with checkpoints and leases.
+    Fleet(cmd::fleet::Args),
     /// List the fragments of a GetMedia capture or MKV file.
     Inspect(cmd::inspect::Args),
     /// Run a KVS-compatible server on loopback.
@@ -59,6 +62,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Consume(args) => cmd::consume::run(args),
+        Command::Fleet(args) => cmd::fleet::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Frames(args) => cmd::frames::run(args),

@@ -136,4 +136,9 @@ impl ErrorRecord {
             message: error.message.clone(),
         }
     }
+
+    /// The record of an error that did not come in-band (code `""`, offset 0).
+    pub fn message(message: String) -> Self {
+        Self { kind: "error", offset: 0, code: String::new(), id: None, message: Some(message) }
+    }
 }

@@ -1,4 +1,4 @@
-//! The AWS side: loading SDK configuration, GetDataEndpoint, GetMedia, ListFragments and
+//! The AWS side: loading SDK configuration ([`Client`], shared by many reads), ListStreams, GetDataEndpoint, GetMedia, ListFragments and
 //! GetMediaForFragmentList through the official SDK clients, and sorting their failures
 //! into "retry" and "give up" ([`Failure`]).
 //!
@@ -7,7 +7,7 @@
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_kinesisvideo::config::Credentials;
-use aws_sdk_kinesisvideo::types::ApiName;
+use aws_sdk_kinesisvideo::types::{ApiName, ComparisonOperator, Status, StreamNameCondition};
 use aws_sdk_kinesisvideoarchivedmedia::types::{FragmentSelector, FragmentSelectorType, TimestampRange};
 use aws_sdk_kinesisvideomedia::config::http::HttpResponse;
 use aws_sdk_kinesisvideomedia::error::{ProvideErrorMetadata, SdkError};
@@ -28,20 +28,32 @@ pub(crate) enum Failure {
     Fatal(Error),
 }
 
-/// The SDK configuration and the control-plane client of one stream.
+/// The SDK configuration, its one HTTP client (connection pool) and the control-plane
+/// client, shared by every read made from it: a fleet of hundreds of streams loads the
+/// configuration and opens its pool once. Cheap to clone.
+///
+/// ```no_run
+/// use kvs_consumer::{Client, Config, Consumer, Source, StartSelector};
+///
+/// # async fn example() -> Result<(), kvs_consumer::Error> {
+/// let client = Client::new(&Config::default()).await?;
+/// let mut reads = Vec::new();
+/// for camera in client.list_streams(Some("door-")).await? {
+///     let source = Source::live(camera, StartSelector::Now);
+///     reads.push(Consumer::with_config(source, Config::default()).client(client.clone()).stream()?);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
-pub(crate) struct Aws {
+pub struct Client {
     sdk: SdkConfig,
     control: aws_sdk_kinesisvideo::Client,
-    stream: String,
 }
 
-impl Aws {
-    /// Loads the SDK configuration (default chains, overridden by `config`).
-    pub(crate) async fn new(config: &Config, stream: &str) -> Result<Self, Error> {
-        if stream.is_empty() {
-            return Err(Error::Config("empty stream name".into()));
-        }
+impl Client {
+    /// Loads the SDK configuration (default chains, overridden by `config`'s region,
+    /// endpoint and credentials) with an HTTP client over rustls.
+    pub async fn new(config: &Config) -> Result<Self, Error> {
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(Provider::Rustls(CryptoMode::Ring))
             .build_https();
@@ -71,7 +83,66 @@ impl Aws {
             return Err(Error::Config("no AWS region: pass one or set AWS_REGION".into()));
         }
         let control = aws_sdk_kinesisvideo::Client::new(&sdk);
-        Ok(Self { sdk, control, stream: stream.to_owned() })
+        Ok(Self { sdk, control })
+    }
+
+    /// The loaded SDK configuration, to build other AWS clients on the same HTTP client.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk
+    }
+
+    /// The names of the ACTIVE streams (ListStreams, every page), those starting with
+    /// `prefix` when given, sorted.
+    pub async fn list_streams(&self, prefix: Option<&str>) -> Result<Vec<String>, Error> {
+        let mut names = Vec::new();
+        let mut token = None;
+        loop {
+            let mut call = self.control.list_streams().max_results(10_000).set_next_token(token);
+            if let Some(prefix) = prefix.filter(|p| !p.is_empty()) {
+                let condition = StreamNameCondition::builder()
+                    .comparison_operator(ComparisonOperator::BeginsWith)
+                    .comparison_value(prefix)
+                    .build();
+                call = call.stream_name_condition(condition);
+            }
+            let out = call.send().await.map_err(|e| match classify("ListStreams", e) {
+                Failure::Fatal(e) => e,
+                Failure::Retry(why) => Error::Unavailable(why),
+            })?;
+            for info in out.stream_info_list.unwrap_or_default() {
+                let active = info.status.as_ref().is_none_or(|s| *s == Status::Active);
+                match info.stream_name {
+                    // A prefix is a filter the service applies; applying it again guards
+                    // against servers that ignore it.
+                    Some(name) if active && prefix.is_none_or(|p| name.starts_with(p)) => names.push(name),
+                    _ => {}
+                }
+            }
+            match out.next_token.filter(|t| !t.is_empty()) {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+        names.sort_unstable();
+        names.dedup();
+        Ok(names)
+    }
+}
+
+/// The SDK clients of one stream.
+#[derive(Debug, Clone)]
+pub(crate) struct Aws {
+    client: Client,
+    stream: String,
+}
+
+impl Aws {
+    /// The clients for `stream`, on `client`'s configuration.
+    pub(crate) fn new(client: Client, stream: &str) -> Result<Self, Error> {
+        if stream.is_empty() {
+            return Err(Error::Config("empty stream name".into()));
+        }
+        Ok(Self { client, stream: stream.to_owned() })
     }
 
     fn is_arn(&self) -> bool {
@@ -80,7 +151,7 @@ impl Aws {
 
     /// The data endpoint for `api` (GetDataEndpoint).
     pub(crate) async fn data_endpoint(&self, api: ApiName) -> Result<String, Failure> {
-        let mut call = self.control.get_data_endpoint().api_name(api.clone());
+        let mut call = self.client.control.get_data_endpoint().api_name(api.clone());
         call = if self.is_arn() { call.stream_arn(&self.stream) } else { call.stream_name(&self.stream) };
         let out = call.send().await.map_err(|e| classify("GetDataEndpoint", e))?;
         let endpoint = out.data_endpoint.ok_or_else(|| {
@@ -97,13 +168,13 @@ impl Aws {
     /// A GetMedia client for a data endpoint.
     pub(crate) fn media_client(&self, endpoint: &str) -> aws_sdk_kinesisvideomedia::Client {
         let config =
-            aws_sdk_kinesisvideomedia::config::Builder::from(&self.sdk).endpoint_url(endpoint).build();
+            aws_sdk_kinesisvideomedia::config::Builder::from(&self.client.sdk).endpoint_url(endpoint).build();
         aws_sdk_kinesisvideomedia::Client::from_conf(config)
     }
 
     /// An archived-media client for a data endpoint.
     pub(crate) fn archive_client(&self, endpoint: &str) -> aws_sdk_kinesisvideoarchivedmedia::Client {
-        let config = aws_sdk_kinesisvideoarchivedmedia::config::Builder::from(&self.sdk)
+        let config = aws_sdk_kinesisvideoarchivedmedia::config::Builder::from(&self.client.sdk)
             .endpoint_url(endpoint)
             .build();
         aws_sdk_kinesisvideoarchivedmedia::Client::from_conf(config)

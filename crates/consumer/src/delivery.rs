@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::driver::{self, Outbox};
-use crate::{Config, Error, Source, Stats};
+use crate::{Client, Config, Error, Source, Stats};
 
 /// A read to be started: a [`Source`] and a [`Config`].
 ///
@@ -35,17 +35,26 @@ use crate::{Config, Error, Source, Stats};
 pub struct Consumer {
     source: Source,
     config: Config,
+    client: Option<Client>,
 }
 
 impl Consumer {
     /// A read of `source` with the default [`Config`].
     pub fn new(source: Source) -> Self {
-        Self { source, config: Config::default() }
+        Self { source, config: Config::default(), client: None }
     }
 
     /// A read of `source` with `config`.
     pub fn with_config(source: Source, config: Config) -> Self {
-        Self { source, config }
+        Self { source, config, client: None }
+    }
+
+    /// Makes the read's AWS calls through `client` (its SDK configuration and connection
+    /// pool, shared with other reads) instead of loading a configuration of its own; the
+    /// region, endpoint and credentials of the read's [`Config`] are then not used.
+    pub fn client(mut self, client: Client) -> Self {
+        self.client = Some(client);
+        self
     }
 
     /// Starts the read on the current tokio runtime and returns its fragments as an async
@@ -58,7 +67,7 @@ impl Consumer {
         let cancel = CancellationToken::new();
         let stats = Stats::new();
         let outbox = Outbox { tx, cancel: cancel.clone(), stats: stats.clone() };
-        handle.spawn(driver::run(self.source, self.config, outbox));
+        handle.spawn(driver::run(self.source, self.config, self.client, outbox));
         Ok(FragmentStream { rx, cancel, stats })
     }
 

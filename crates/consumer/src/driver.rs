@@ -20,7 +20,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::aws::{Aws, Failure};
+use crate::aws::{Aws, Client, Failure};
+use crate::metrics::ReadMetrics;
 use crate::error::in_band_is_fatal;
 use crate::resume::{Output, Tracker};
 use crate::stats::Stats;
@@ -79,21 +80,29 @@ impl Outbox {
 }
 
 /// Runs a read to its end. Every item goes through `outbox`; a fatal error is the last.
-pub(crate) async fn run(source: Source, config: Config, outbox: Outbox) {
+pub(crate) async fn run(source: Source, config: Config, client: Option<Client>, outbox: Outbox) {
     let resumable = source.resumable();
+    let mut metrics = None;
     let result = match source {
         Source::Live { stream, start } => {
-            Driver::new(&config, &outbox, resumable, true).live(&stream, start).await
+            let driver = Driver::new(&config, &outbox, resumable, true, Some(&stream));
+            metrics = driver.metrics.clone();
+            driver.live(client, &stream, start).await
         }
         Source::Archive { stream, range } => {
-            Driver::new(&config, &outbox, resumable, false).archive(&stream, range).await
+            let driver = Driver::new(&config, &outbox, resumable, false, Some(&stream));
+            metrics = driver.metrics.clone();
+            driver.archive(client, &stream, range).await
         }
-        Source::Reader(reader) => Driver::new(&config, &outbox, resumable, false).reader(reader).await,
+        Source::Reader(reader) => Driver::new(&config, &outbox, resumable, false, None).reader(reader).await,
     };
     match result {
         Ok(()) | Err(Stop::Cancelled | Stop::Ended) => {}
         Err(Stop::Fatal(error)) => {
             warn!(%error, "read ended");
+            if let Some(metrics) = &metrics {
+                metrics.fatal();
+            }
             // The application may be gone already: nothing to do about it.
             let _ = outbox.send(Err(error)).await;
         }
@@ -152,10 +161,12 @@ struct Driver<'a> {
     last_request: Option<Instant>,
     /// When throughput was last logged, and the byte count then.
     last_report: (Instant, u64),
+    /// Per-stream metrics (network reads only).
+    metrics: Option<ReadMetrics>,
 }
 
 impl<'a> Driver<'a> {
-    fn new(config: &'a Config, outbox: &'a Outbox, resumable: bool, live: bool) -> Self {
+    fn new(config: &'a Config, outbox: &'a Outbox, resumable: bool, live: bool, stream: Option<&str>) -> Self {
         Self {
             config,
             outbox,
@@ -164,6 +175,7 @@ impl<'a> Driver<'a> {
             failures: 0,
             last_request: None,
             last_report: (Instant::now(), 0),
+            metrics: stream.map(ReadMetrics::new),
         }
     }
 
@@ -190,6 +202,9 @@ impl<'a> Driver<'a> {
         let delay = policy.delay(self.failures);
         warn!(failures = self.failures, ?delay, %why, "retrying");
         self.outbox.stats.counters().retries.fetch_add(1, Relaxed);
+        if let Some(metrics) = &self.metrics {
+            metrics.retry();
+        }
         self.outbox.sleep(delay).await
     }
 
@@ -202,9 +217,23 @@ impl<'a> Driver<'a> {
                 self.outbox.sleep(next - now).await?;
             }
         }
+        if self.last_request.is_some()
+            && let Some(metrics) = &self.metrics
+        {
+            metrics.reconnect();
+        }
         self.last_request = Some(Instant::now());
         self.outbox.stats.counters().requests.fetch_add(1, Relaxed);
         Ok(())
+    }
+
+    /// The SDK clients of `stream`, on the shared `client` or on one loaded for this read.
+    async fn aws(&self, client: Option<Client>, stream: &str) -> Result<Aws, Stop> {
+        let client = match client {
+            Some(client) => client,
+            None => Client::new(self.config).await?,
+        };
+        Ok(Aws::new(client, stream)?)
     }
 
     /// The data endpoint for `api`, backing off on retryable failures.
@@ -241,6 +270,9 @@ impl<'a> Driver<'a> {
                 Some(Some(Err(e))) => break BodyEnd::Failed(e),
                 Some(Some(Ok(chunk))) => {
                     self.outbox.stats.counters().bytes.fetch_add(chunk.len() as u64, Relaxed);
+                    if let Some(metrics) = &self.metrics {
+                        metrics.bytes(chunk.len());
+                    }
                     self.tracker.feed(chunk, &mut self.out);
                     let held = self.tracker.buffered() as u64;
                     self.outbox.stats.counters().peak_buffered_bytes.fetch_max(held, Relaxed);
@@ -274,6 +306,9 @@ impl<'a> Driver<'a> {
                     if let Some(lag) = f.kvs().millis_behind_now {
                         c.millis_behind_now.store(lag, Relaxed);
                     }
+                    if let Some(metrics) = &self.metrics {
+                        metrics.fragment(&f);
+                    }
                     debug!(number = ?f.kvs().fragment_number, bytes = f.bytes().len(), lag = ?f.kvs().millis_behind_now, "fragment");
                     self.outbox.send(Ok(f)).await?;
                     sent += 1;
@@ -282,6 +317,9 @@ impl<'a> Driver<'a> {
                 Output::InBand(e) => {
                     let fatal = in_band_is_fatal(&e);
                     warn!(code = %e.code, id = ?e.id, fatal, "in-band error");
+                    if let Some(metrics) = &self.metrics {
+                        metrics.in_band();
+                    }
                     self.outbox.send(Err(Error::InBand(e))).await?;
                     if fatal {
                         return Err(Stop::Ended);
@@ -293,8 +331,8 @@ impl<'a> Driver<'a> {
     }
 
     /// GetMedia, resumed by continuation token until cancelled (or caught up).
-    async fn live(mut self, stream: &str, start: StartSelector) -> Result<(), Stop> {
-        let aws = Aws::new(self.config, stream).await?;
+    async fn live(mut self, client: Option<Client>, stream: &str, start: StartSelector) -> Result<(), Stop> {
+        let aws = self.aws(client, stream).await?;
         if let StartSelector::AfterFragment(n) = &start {
             self.tracker.start_after(n.clone());
         }
@@ -343,8 +381,8 @@ impl<'a> Driver<'a> {
 
     /// ListFragments over the range (every page, sorted numerically), then
     /// GetMediaForFragmentList in batches, each resumed after its last delivered fragment.
-    async fn archive(mut self, stream: &str, range: TimeRange) -> Result<(), Stop> {
-        let aws = Aws::new(self.config, stream).await?;
+    async fn archive(mut self, client: Option<Client>, stream: &str, range: TimeRange) -> Result<(), Stop> {
+        let aws = self.aws(client, stream).await?;
         let list_client = aws.archive_client(&self.data_endpoint(&aws, ApiName::ListFragments).await?);
         let numbers = self.list_all(&aws, &list_client, &range).await?;
         info!(fragments = numbers.len(), "listed archived fragments");

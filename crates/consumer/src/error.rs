@@ -53,6 +53,10 @@ pub enum Error {
         /// The last failure.
         last: String,
     },
+    /// A one-off call (ListStreams) failed in a way worth trying again later (throttling,
+    /// 5xx, the network); reads retry such failures themselves.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
     /// The configuration cannot work (no region, an unreadable start selector...).
     #[error("invalid configuration: {0}")]
     Config(String),

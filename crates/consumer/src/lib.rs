@@ -56,10 +56,12 @@ mod config;
 mod delivery;
 mod driver;
 mod error;
+pub mod metrics;
 mod resume;
 mod save;
 mod stats;
 
+pub use aws::Client;
 pub use config::{
     Config, RetryPolicy, Source, StartSelector, StaticCredentials, TimeRange, TimestampKind, parse_rfc3339,
 };

@@ -413,7 +413,8 @@ impl Budget {
 
     /// Sends the parts of one fragment; false when the body must end.
     async fn send(&mut self, parts: &[Bytes], tx: &mpsc::Sender<Bytes>) -> bool {
-        for part in parts {
+        // An empty part (a Cluster in one piece) is not worth a body chunk.
+        for part in parts.iter().filter(|p| !p.is_empty()) {
             let mut part = part.clone();
             if let Some(left) = &mut self.bytes_left {
                 if (part.len() as u64) >= *left {

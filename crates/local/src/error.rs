@@ -31,4 +31,11 @@ pub enum Error {
     /// The H.264 encoder failed.
     #[error("H.264 encoder: {0}")]
     Encoder(String),
+    /// A replay asked for no streams, or for more than
+    /// [`MAX_REPLAY_STREAMS`](crate::MAX_REPLAY_STREAMS).
+    #[error("a replay feeds 1 to {max} streams, not {0}", max = crate::MAX_REPLAY_STREAMS)]
+    ReplayCount(usize),
+    /// The MKV given to a replay holds no whole Cluster: there is nothing to loop.
+    #[error("nothing to replay: the MKV holds no whole Cluster")]
+    EmptyReplay,
 }

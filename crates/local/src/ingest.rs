@@ -22,7 +22,10 @@ pub(crate) const MAX_FRAGMENT_BYTES: usize = 50_000_000;
 pub(crate) struct NewFragment {
     /// EBML header, unknown-size Segment header, producer header elements and tags.
     pub head: Bytes,
-    /// The Cluster, as the producer sent it.
+    /// The Cluster's rebuilt first bytes (a replay's new Timecode), else empty: the
+    /// Cluster is `cluster_start` followed by `cluster`.
+    pub cluster_start: Bytes,
+    /// The Cluster, as the producer sent it (or its rest after `cluster_start`).
     pub cluster: Bytes,
     /// Producer timestamp of the fragment's first frame, ms since the epoch.
     pub producer_ms: i64,
@@ -178,7 +181,14 @@ impl Ingester {
         let interval = if frames.len() > 1 { span_ms / (frames.len() as u64 - 1) } else { 0 };
         let relative = self.timecode_type == TimecodeType::Relative || first_ms < ABSOLUTE_FLOOR_MS;
         let producer_ms = if relative { self.producer_start_ms.saturating_add(first_ms) } else { first_ms };
-        Ok(NewFragment { head, cluster, producer_ms, duration_ms: span_ms + interval, timecode_ms: first_ms })
+        Ok(NewFragment {
+            head,
+            cluster_start: Bytes::new(),
+            cluster,
+            producer_ms,
+            duration_ms: span_ms + interval,
+            timecode_ms: first_ms,
+        })
     }
 }
 

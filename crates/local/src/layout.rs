@@ -11,8 +11,9 @@ use kvs_mkv::{EbmlWriter, Timestamp, ids, names};
 
 use crate::store::StoredFragment;
 
-/// The parts of a fragment as served by GetMedia, in order (the Cluster zero-copy).
-pub(crate) fn get_media_parts(f: &StoredFragment, now_ms: i64) -> [Bytes; 4] {
+/// The parts of a fragment as served by GetMedia, in order (the Cluster zero-copy; its
+/// first part is empty unless the server rebuilt it).
+pub(crate) fn get_media_parts(f: &StoredFragment, now_ms: i64) -> [Bytes; 5] {
     let number = f.number.as_str();
     let server = Timestamp::from_unix_millis(f.server_ms);
     let producer = Timestamp::from_unix_millis(f.producer_ms);
@@ -25,12 +26,12 @@ pub(crate) fn get_media_parts(f: &StoredFragment, now_ms: i64) -> [Bytes; 4] {
     let behind = now_ms.saturating_sub(f.server_ms).max(0).to_string();
     let mut trailing = EbmlWriter::new();
     trailing.simple_tags(&[(names::MILLIS_BEHIND_NOW, &behind), (names::CONTINUATION_TOKEN, number)]);
-    [f.head.clone(), tags.into_bytes(), f.cluster.clone(), trailing.into_bytes()]
+    [f.head.clone(), tags.into_bytes(), f.cluster_start.clone(), f.cluster.clone(), trailing.into_bytes()]
 }
 
 /// The parts of a fragment as served by GetMediaForFragmentList (archive tag spellings,
 /// no trailing tags).
-pub(crate) fn archived_parts(f: &StoredFragment) -> [Bytes; 3] {
+pub(crate) fn archived_parts(f: &StoredFragment) -> [Bytes; 4] {
     let server = Timestamp::from_unix_millis(f.server_ms);
     let producer = Timestamp::from_unix_millis(f.producer_ms);
     let mut tags = EbmlWriter::new();
@@ -39,7 +40,7 @@ pub(crate) fn archived_parts(f: &StoredFragment) -> [Bytes; 3] {
         (names::SERVER_SIDE_TIMESTAMP, server.as_str()),
         (names::PRODUCER_SIDE_TIMESTAMP, producer.as_str()),
     ]);
-    [f.head.clone(), tags.into_bytes(), f.cluster.clone()]
+    [f.head.clone(), tags.into_bytes(), f.cluster_start.clone(), f.cluster.clone()]
 }
 
 /// An in-band error: a fragment with no media whose tags carry the error, as AWS sends

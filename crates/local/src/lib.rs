@@ -10,6 +10,13 @@
 //! errors are enforced. Tests can inject faults ([`Faults`]) and in-band errors, and feed
 //! streams from a synthetic H.264 [`camera`] or from MKV files.
 //!
+//! For load, [`LocalKvs::spawn_replay`] feeds many live streams (`cam000`, `cam001`, ...)
+//! at real time from one pre-encoded MKV, looped and re-stamped, with no encoding and one
+//! thread for all of them: 500 streams run on two cores. Each replayed fragment shares its
+//! media bytes with the input; only the Cluster's Timecode is rewritten. Fragments are
+//! kept per [`Config::retention_age`] and [`Config::retention_bytes`] (1 day, 1 GiB per
+//! stream by default): shorten the age for long replays of many streams.
+//!
 //! Behaviour worth knowing when testing against it:
 //! - StartSelector `FRAGMENT_NUMBER` starts *at* that fragment, `CONTINUATION_TOKEN` right
 //!   *after* it (a number no longer kept starts at the next one kept); `SERVER_TIMESTAMP`
@@ -52,6 +59,7 @@ mod error;
 mod faults;
 mod ingest;
 mod layout;
+mod replay;
 mod store;
 
 use std::sync::{Arc, Mutex};
@@ -66,6 +74,7 @@ pub use camera::{CameraConfig, CameraHandle};
 pub use config::{Config, Credentials};
 pub use error::Error;
 pub use faults::{Faults, RefuseWith};
+pub use replay::{MAX_REPLAY_STREAMS, ReplayHandle, replay_stream_names};
 
 use crate::api::Shared;
 use crate::ingest::{Ingester, NewFragment, TimecodeType};
@@ -172,6 +181,31 @@ impl LocalKvs {
             }
             shared.store.append(&target, new).map(|_| true)
         })
+    }
+
+    /// Feeds `count` live streams named by [`replay_stream_names`] (`prefix000`,
+    /// `prefix001`, ...; created if missing) from one producer MKV or GetMedia capture, at
+    /// real time and looped until the handle is stopped or dropped. Each Cluster is one
+    /// fragment; its producer timestamp is the time it is appended and its Cluster
+    /// Timecode is rewritten to match, so both keep increasing across loops. Stream `i`
+    /// starts `i / count` of the first fragment's duration late, so that appends spread
+    /// evenly over time. One thread feeds every stream.
+    ///
+    /// Fails before anything starts on a count outside 1 to [`MAX_REPLAY_STREAMS`], a
+    /// prefix that makes invalid stream names, or an input with no whole Cluster.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), kvs_local::Error> {
+    /// let kvs = kvs_local::LocalKvs::start(kvs_local::Config::default()).await?;
+    /// let replay = kvs.spawn_replay("cam", 20, kvs_mkv::testing::stream_of(3))?;
+    /// assert_eq!((replay.streams()[19].as_str(), replay.fragments_per_loop()), ("cam019", 3));
+    /// std::thread::sleep(std::time::Duration::from_millis(300));
+    /// assert!(replay.stop()? >= 20);
+    /// # Ok(()) }
+    /// ```
+    pub fn spawn_replay(&self, prefix: &str, count: usize, producer_mkv: Bytes) -> Result<ReplayHandle, Error> {
+        replay::spawn(self.shared.clone(), prefix, count, producer_mkv)
     }
 
     /// Sets the faults of a stream's later media calls (replacing earlier ones). Does

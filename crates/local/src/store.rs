@@ -50,13 +50,18 @@ pub(crate) struct StoredFragment {
     pub server_ms: i64,
     pub duration_ms: u64,
     pub head: Bytes,
+    /// The Cluster's first bytes when the server rebuilt them (a replay re-stamps the
+    /// Timecode), else empty: the Cluster is `cluster_start` followed by `cluster`.
+    pub cluster_start: Bytes,
+    /// The Cluster, or its rest after `cluster_start` (shared with the other fragments
+    /// of a replay).
     pub cluster: Bytes,
 }
 
 impl StoredFragment {
     /// Bytes of media (producer header and Cluster).
     pub fn size(&self) -> u64 {
-        (self.head.len() + self.cluster.len()) as u64
+        (self.head.len() + self.cluster_start.len() + self.cluster.len()) as u64
     }
 }
 
@@ -398,6 +403,7 @@ impl Store {
             server_ms,
             duration_ms: new.duration_ms,
             head: new.head,
+            cluster_start: new.cluster_start,
             cluster: new.cluster,
         });
         if let Some(dir) = &stream.dir {
@@ -508,6 +514,7 @@ fn write_atomically(dir: &Path, name: &str, parts: &[&[u8]]) -> Result<(), Error
 
 /// On disk: magic, producer ms, server ms, duration ms, head length, cluster length (all
 /// little-endian 8 bytes), head, cluster, then an FNV-1a checksum of everything before it.
+/// A Cluster in two parts is written whole (it reads back as one).
 fn write_fragment(dir: &Path, f: &StoredFragment) -> Result<(), Error> {
     let mut header = Vec::with_capacity(48);
     header.extend_from_slice(FRAGMENT_MAGIC);
@@ -515,12 +522,12 @@ fn write_fragment(dir: &Path, f: &StoredFragment) -> Result<(), Error> {
     header.extend_from_slice(&f.server_ms.to_le_bytes());
     header.extend_from_slice(&f.duration_ms.to_le_bytes());
     header.extend_from_slice(&(f.head.len() as u64).to_le_bytes());
-    header.extend_from_slice(&(f.cluster.len() as u64).to_le_bytes());
-    let sum = fnv1a(&[&header, &f.head, &f.cluster]);
+    header.extend_from_slice(&((f.cluster_start.len() + f.cluster.len()) as u64).to_le_bytes());
+    let sum = fnv1a(&[&header, &f.head, &f.cluster_start, &f.cluster]);
     write_atomically(
         dir,
         &format!("{}.{FRAGMENT_EXT}", f.number),
-        &[&header, &f.head, &f.cluster, &sum.to_le_bytes()],
+        &[&header, &f.head, &f.cluster_start, &f.cluster, &sum.to_le_bytes()],
     )
 }
 
@@ -551,6 +558,7 @@ fn read_fragment(path: &Path, number: FragmentNumber) -> Result<StoredFragment, 
         server_ms: field(1) as i64,
         duration_ms: field(2),
         head: bytes.slice(48..head_end),
+        cluster_start: Bytes::new(),
         cluster: bytes.slice(head_end..body_end),
     })
 }
@@ -601,12 +609,15 @@ mod tests {
             server_ms: 2,
             duration_ms: 3,
             head: Bytes::from_static(b"head"),
-            cluster: Bytes::from_static(b"cluster"),
+            // A Cluster in two parts (a re-stamped replay) reads back whole.
+            cluster_start: Bytes::from_static(b"clu"),
+            cluster: Bytes::from_static(b"ster"),
         };
         write_fragment(dir.path(), &f).unwrap();
         let path = dir.path().join(format!("{}.frag", f.number));
         let back = read_fragment(&path, f.number.clone()).unwrap();
         assert_eq!((&back.head[..], &back.cluster[..], back.duration_ms), (&b"head"[..], &b"cluster"[..], 3));
+        assert!(back.cluster_start.is_empty());
         let mut bytes = fs::read(&path).unwrap();
         bytes[50] ^= 1;
         fs::write(&path, &bytes).unwrap();

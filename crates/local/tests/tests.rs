@@ -15,6 +15,8 @@ mod archive;
 mod limits;
 // PutMedia over chunked HTTP, unsigned and SigV4-signed; signature checks.
 mod put_media;
+// Many live streams replayed from one input: looping, re-stamping, spreading.
+mod replay;
 // The directory store across a restart, with a torn write.
 mod restart;
 // 3 live readers on 4 streams, bounded in time.

@@ -3,6 +3,7 @@
 pub mod audio;
 pub mod consume;
 pub mod demo;
+pub mod fleet;
 pub mod frames;
 pub mod inspect;
 pub mod serve;

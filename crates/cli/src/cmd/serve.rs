@@ -1,13 +1,28 @@
 //! `kvs serve`: runs the local KVS-compatible server (`kvs-local`) until Ctrl-C, with
-//! optional synthetic cameras and MKV files feeding its streams. Prints the endpoint and
-//! the environment to export so that AWS SDKs and tools talk to it.
+//! optional synthetic cameras, MKV files and replays feeding its streams. Prints the
+//! endpoint and the environment to export so that AWS SDKs and tools talk to it.
+//!
+//! `--replay N:PREFIX=FILE` is the load generator: N live streams `PREFIX000`,
+//! `PREFIX001`, ... fed at real time from one pre-encoded MKV, looped, with no encoding
+//! and one thread for all of them (see `LocalKvs::spawn_replay`). Memory grows with
+//! what the server keeps, so a replay shortens the retention from a day to 300 s unless
+//! `--retention` is given.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use kvs_local::{CameraConfig, CameraHandle, Config, Credentials, LocalKvs};
+use bytes::Bytes;
+use kvs_local::{
+    CameraConfig, CameraHandle, Config, Credentials, LocalKvs, MAX_REPLAY_STREAMS, replay_stream_names,
+};
+
+/// Retention when `--replay` is given without `--retention`. Replayed fragments share
+/// their media bytes with the input, but each still costs a few hundred bytes of
+/// bookkeeping: a day of 500 streams would be millions of them, 300 s is tens of MB.
+const REPLAY_RETENTION: Duration = Duration::from_secs(300);
 
 /// Arguments of `kvs serve`.
 #[derive(Debug, clap::Args)]
@@ -36,6 +51,17 @@ pub struct Args {
     /// End a GetMedia response after this many seconds with nothing new (AWS-like).
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     idle_timeout: f64,
+    /// Feed N live streams PREFIX000, PREFIX001, ... (more digits past 1000) at real
+    /// time from one MKV file (a producer recording or a GetMedia capture; each Cluster
+    /// is a fragment), looped and re-stamped, with no encoding and one thread for all:
+    /// e.g. `500:cam=clip.mkv`. N is 1 to 10000. Sets --retention to 300 unless given.
+    /// Repeatable.
+    #[arg(long, value_name = "N:PREFIX=FILE")]
+    replay: Vec<String>,
+    /// Drop fragments older than this many seconds. Default: 1 day, or 300 with
+    /// --replay (replayed streams never stop growing).
+    #[arg(long, value_name = "SECONDS")]
+    retention: Option<f64>,
 }
 
 /// A `--camera` value.
@@ -80,6 +106,43 @@ fn parse_ingest(spec: &str) -> anyhow::Result<(String, PathBuf)> {
     }
 }
 
+/// A `--replay` value.
+#[derive(Debug, PartialEq, Eq)]
+struct ReplaySpec {
+    count: usize,
+    prefix: String,
+    file: PathBuf,
+}
+
+fn parse_replay(spec: &str) -> anyhow::Result<ReplaySpec> {
+    let usage = || format!("--replay takes N:PREFIX=FILE (e.g. 500:cam=clip.mkv), got {spec:?}");
+    let (count, rest) = spec.split_once(':').with_context(usage)?;
+    let (prefix, file) = rest.split_once('=').with_context(usage)?;
+    let count: usize = match count.parse() {
+        Ok(n) if (1..=MAX_REPLAY_STREAMS).contains(&n) => n,
+        _ => bail!("--replay {spec:?}: N must be a number of streams from 1 to {MAX_REPLAY_STREAMS}"),
+    };
+    if prefix.is_empty() || file.is_empty() {
+        bail!("{}", usage());
+    }
+    replay_stream_names(prefix, count).with_context(|| {
+        format!("--replay {spec:?}: PREFIX must make stream names of 1 to 256 characters of a-z A-Z 0-9 _ . -")
+    })?;
+    Ok(ReplaySpec { count, prefix: prefix.to_owned(), file: PathBuf::from(file) })
+}
+
+/// How long fragments are kept: `--retention`, else 300 s for a replay, else the default.
+fn retention(seconds: Option<f64>, replaying: bool) -> anyhow::Result<Duration> {
+    match seconds {
+        Some(s) => match Duration::try_from_secs_f64(s) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            _ => bail!("--retention must be a positive number of seconds, got {s}"),
+        },
+        None if replaying => Ok(REPLAY_RETENTION),
+        None => Ok(Config::default().retention_age),
+    }
+}
+
 fn parse_credentials(spec: &str) -> anyhow::Result<Credentials> {
     if spec == "env" {
         let id = std::env::var("AWS_ACCESS_KEY_ID").context("AWS_ACCESS_KEY_ID is not set")?;
@@ -100,6 +163,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let cameras = args.camera.iter().map(|c| parse_camera(c)).collect::<anyhow::Result<Vec<_>>>()?;
     let files = args.ingest.iter().map(|i| parse_ingest(i)).collect::<anyhow::Result<Vec<_>>>()?;
     let credentials = args.credentials.as_deref().map(parse_credentials).transpose()?;
+    let replays = args.replay.iter().map(|r| parse_replay(r)).collect::<anyhow::Result<Vec<_>>>()?;
+    let retention_age = retention(args.retention, !replays.is_empty())?;
+    // Two live feeds on one stream would interleave their timestamps.
+    let mut live: HashSet<String> = cameras.iter().map(|c| c.stream.clone()).collect();
+    for spec in &replays {
+        for name in replay_stream_names(&spec.prefix, spec.count)? {
+            if !live.insert(name.clone()) {
+                bail!("stream {name} would be fed twice (--replay {}:{}=...)", spec.count, spec.prefix);
+            }
+        }
+    }
+    // Read before the server starts: a missing file is a usage error, not a runtime one.
+    let replays = replays
+        .into_iter()
+        .map(|spec| {
+            let bytes = std::fs::read(&spec.file)
+                .with_context(|| format!("--replay: cannot read {}", spec.file.display()))?;
+            Ok((spec, Bytes::from(bytes)))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     if !args.addr.ip().is_loopback() {
         tracing::warn!(addr = %args.addr, "listening beyond loopback");
     }
@@ -108,6 +191,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         idle_timeout: Duration::from_secs_f64(args.idle_timeout),
         credentials: credentials.clone(),
+        retention_age,
         ..Config::default()
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
@@ -130,6 +214,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 eprintln!("ingested {}: {} fragments into {stream}", file.display(), numbers.len());
             }
         }
+        let mut replaying = Vec::new();
+        for (ReplaySpec { count, prefix, file }, bytes) in replays {
+            let replay = kvs
+                .spawn_replay(&prefix, count, bytes)
+                .with_context(|| format!("--replay {count}:{prefix}={}", file.display()))?;
+            let (first, last) = (replay.streams().first(), replay.streams().last());
+            eprintln!(
+                "replay: {count} streams {}..{} from {} ({} fragments, loop of {:.1} s)",
+                first.map_or("", String::as_str),
+                last.map_or("", String::as_str),
+                file.display(),
+                replay.fragments_per_loop(),
+                replay.loop_duration().as_secs_f64(),
+            );
+            replaying.push((prefix, replay));
+        }
+        if args.retention.is_some() || !replaying.is_empty() {
+            eprintln!("retention: fragments older than {} s are dropped", retention_age.as_secs_f64());
+        }
         let url = kvs.endpoint_url();
         eprintln!("local KVS listening on {url} (Ctrl-C stops)");
         let key_id = credentials.as_ref().map_or("local", |c| c.access_key_id.as_str());
@@ -147,6 +250,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             match feed.stop() {
                 Ok(fragments) => eprintln!("{stream}: {fragments} fragments fed"),
                 Err(e) => eprintln!("{stream}: feed failed: {e}"),
+            }
+        }
+        for (prefix, replay) in replaying {
+            let streams = replay.streams().len();
+            match replay.stop() {
+                Ok(fragments) => eprintln!("replay {prefix}: {fragments} fragments fed to {streams} streams"),
+                Err(e) => eprintln!("replay {prefix}: feed failed: {e}"),
             }
         }
         kvs.shutdown().await;
@@ -182,5 +292,41 @@ mod tests {
         let c = parse_credentials("AKID:se:cret").unwrap();
         assert_eq!((c.access_key_id.as_str(), c.secret_access_key.as_str()), ("AKID", "se:cret"));
         assert!(parse_credentials("AKID").is_err());
+    }
+
+    #[test]
+    fn replay_specs_parse() {
+        let spec = parse_replay("500:cam=/tmp/a:b=c.mkv").unwrap();
+        assert_eq!(spec, ReplaySpec { count: 500, prefix: "cam".into(), file: "/tmp/a:b=c.mkv".into() });
+        assert_eq!(parse_replay("10000:x.y-z_=f").unwrap().count, 10_000);
+        for (bad, says) in [
+            ("cam=f", "N:PREFIX=FILE"),
+            ("5:cam", "N:PREFIX=FILE"),
+            ("5:=f", "N:PREFIX=FILE"),
+            ("5:cam=", "N:PREFIX=FILE"),
+            ("0:cam=f", "1 to 10000"),
+            ("10001:cam=f", "1 to 10000"),
+            ("-1:cam=f", "1 to 10000"),
+            ("x:cam=f", "1 to 10000"),
+            ("5:ca/m=f", "PREFIX"),
+            ("5:ca m=f", "PREFIX"),
+        ] {
+            let error = format!("{:#}", parse_replay(bad).unwrap_err());
+            assert!(error.contains(says), "{bad}: {error}");
+        }
+        let long = "a".repeat(253);
+        assert!(parse_replay(&format!("1000:{long}=f")).is_ok());
+        assert!(parse_replay(&format!("1001:{long}=f")).is_err(), "4 digits make 257 characters");
+    }
+
+    #[test]
+    fn a_replay_shortens_the_retention_unless_told() {
+        assert_eq!(retention(None, false).unwrap(), Duration::from_secs(24 * 3600));
+        assert_eq!(retention(None, true).unwrap(), REPLAY_RETENTION);
+        assert_eq!(retention(Some(60.0), true).unwrap(), Duration::from_secs(60));
+        assert_eq!(retention(Some(0.5), false).unwrap(), Duration::from_millis(500));
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert!(retention(Some(bad), true).is_err(), "{bad}");
+        }
     }
 }

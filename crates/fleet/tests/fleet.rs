@@ -1,0 +1,171 @@
+//! A fleet against the real local server over HTTP, with the SQLite checkpoint store:
+//! every fragment of every stream once and in order; a clean restart repeats nothing; a
+//! crash repeats only the fragment in flight, flagged; streams created later are found.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use kvs_fleet::{Event, Fleet, FleetConfig, SqliteStore, StreamSelection};
+use kvs_local::LocalKvs;
+use kvs_mkv::FragmentNumber;
+use tokio::runtime::Runtime;
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// A local server on its own runtime (the fleet's runtime is torn down in some tests).
+fn server() -> (Runtime, LocalKvs) {
+    let rt = runtime();
+    let config = kvs_local::Config {
+        idle_timeout: Duration::from_millis(300),
+        get_media_tps: 1000,
+        get_media_connections: 100,
+        ..kvs_local::Config::default()
+    };
+    let kvs = rt.block_on(LocalKvs::start(config)).unwrap();
+    (rt, kvs)
+}
+
+fn config(kvs: &LocalKvs, streams: StreamSelection) -> FleetConfig {
+    let mut config = FleetConfig::new(streams);
+    config.consumer.endpoint_url = Some(kvs.endpoint_url());
+    config.initial = kvs_consumer::StartSelector::Earliest;
+    config.discovery_interval = Duration::from_millis(300);
+    config.restart_delay = Duration::from_millis(100);
+    config
+}
+
+/// A fleet on its own runtime, with the SQLite file at `db`.
+fn start(rt: &Runtime, config: FleetConfig, db: &Path) -> Fleet {
+    rt.block_on(async { Fleet::start(config, SqliteStore::open(db).unwrap()).await.unwrap() })
+}
+
+/// (stream, fragment number, redelivered) of the next `n` fragments, within 20 s; an error
+/// fails the test unless its stream is in `may_fail`.
+fn take(fleet: &mut Fleet, n: usize) -> Vec<(String, FragmentNumber, bool)> {
+    take_tolerating(fleet, n, &[])
+}
+
+fn take_tolerating(fleet: &mut Fleet, n: usize, may_fail: &[&str]) -> Vec<(String, FragmentNumber, bool)> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut got = Vec::new();
+    while got.len() < n {
+        assert!(Instant::now() < deadline, "only {} of {n} fragments: {got:?}", got.len());
+        match fleet.blocking_next() {
+            Some(Event::Fragment(d)) => {
+                got.push((d.stream().to_owned(), d.fragment().kvs().fragment_number.clone().unwrap(), d.redelivered()))
+            }
+            Some(Event::Error { stream, error }) => {
+                assert!(may_fail.contains(&stream.as_str()), "{stream}: {error}");
+            }
+            Some(_) => {}
+            None => panic!("the fleet stopped"),
+        }
+    }
+    got
+}
+
+fn by_stream(got: &[(String, FragmentNumber, bool)]) -> BTreeMap<String, Vec<FragmentNumber>> {
+    let mut map: BTreeMap<String, Vec<FragmentNumber>> = BTreeMap::new();
+    for (stream, number, _) in got {
+        map.entry(stream.clone()).or_default().push(number.clone());
+    }
+    map
+}
+
+#[test]
+fn every_fragment_once_in_order_and_a_clean_restart_repeats_nothing() {
+    let (server_rt, kvs) = server();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("checkpoints.sqlite");
+    let mut ingested: BTreeMap<String, Vec<FragmentNumber>> = BTreeMap::new();
+    for s in ["cam-a", "cam-b", "cam-c"] {
+        kvs.create_stream(s).unwrap();
+        ingested.insert(s.into(), kvs.ingest_mkv(s, kvs_mkv::testing::stream_of(4)).unwrap());
+    }
+    kvs.create_stream("other").unwrap();
+    kvs.ingest_mkv("other", kvs_mkv::testing::stream_of(2)).unwrap();
+
+    let rt = runtime();
+    let mut fleet = start(&rt, config(&kvs, StreamSelection::Prefix("cam-".into())), &db);
+    let first = take(&mut fleet, 12);
+    assert_eq!(by_stream(&first), ingested, "every fragment of the cam- streams, in order");
+    assert!(first.iter().all(|(_, _, redelivered)| !redelivered));
+    rt.block_on(fleet.shutdown());
+
+    for (s, numbers) in &mut ingested {
+        *numbers = kvs.ingest_mkv(s, kvs_mkv::testing::stream_of(2)).unwrap();
+    }
+    let mut fleet = start(&rt, config(&kvs, StreamSelection::Prefix("cam-".into())), &db);
+    let second = take(&mut fleet, 6);
+    assert_eq!(by_stream(&second), ingested, "after the restart, only the new fragments");
+    assert!(second.iter().all(|(_, _, redelivered)| !redelivered));
+    // Nothing more arrives: no repeat hides behind the six.
+    std::thread::sleep(Duration::from_millis(800));
+    rt.block_on(async {
+        let extra = tokio::time::timeout(Duration::from_millis(200), fleet.next()).await;
+        assert!(
+            !matches!(extra, Ok(Some(Event::Fragment(_)))),
+            "an unexpected fragment after the restart"
+        );
+    });
+    rt.block_on(fleet.shutdown());
+    server_rt.block_on(kvs.shutdown());
+}
+
+#[test]
+fn a_crash_repeats_only_the_fragment_in_flight_and_flags_it() {
+    let (server_rt, kvs) = server();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("checkpoints.sqlite");
+    kvs.create_stream("door").unwrap();
+    let numbers = kvs.ingest_mkv("door", kvs_mkv::testing::stream_of(5)).unwrap();
+    let names = StreamSelection::Names(vec!["door".into()]);
+
+    let crashed = runtime();
+    let mut fleet = start(&crashed, config(&kvs, names.clone()), &db);
+    let handled = take(&mut fleet, 2);
+    assert_eq!(handled.iter().map(|h| h.1.clone()).collect::<Vec<_>>(), numbers[..2]);
+    // Fragment 3 is being handled when the process dies: no last checkpoint is written.
+    let in_flight = loop {
+        if let Some(Event::Fragment(d)) = fleet.blocking_next() {
+            break d;
+        }
+    };
+    assert_eq!(in_flight.fragment().kvs().fragment_number.as_ref(), Some(&numbers[2]));
+    crashed.shutdown_timeout(Duration::from_secs(5));
+    std::mem::forget(in_flight);
+    std::mem::forget(fleet);
+
+    let rt = runtime();
+    let mut fleet = start(&rt, config(&kvs, names), &db);
+    let again = take(&mut fleet, 3);
+    let expected: Vec<(String, FragmentNumber, bool)> =
+        numbers[2..].iter().enumerate().map(|(i, n)| ("door".into(), n.clone(), i == 0)).collect();
+    assert_eq!(again, expected, "fragment 3 again, flagged; 4 and 5 once, not flagged");
+    rt.block_on(fleet.shutdown());
+    server_rt.block_on(kvs.shutdown());
+}
+
+#[test]
+fn streams_created_later_are_found_and_deleted_ones_dropped() {
+    let (server_rt, kvs) = server();
+    let dir = tempfile::tempdir().unwrap();
+    kvs.create_stream("lot-1").unwrap();
+    kvs.ingest_mkv("lot-1", kvs_mkv::testing::stream_of(1)).unwrap();
+    let rt = runtime();
+    let mut fleet = start(&rt, config(&kvs, StreamSelection::All), &dir.path().join("c.sqlite"));
+    assert_eq!(take(&mut fleet, 1)[0].0, "lot-1");
+    kvs.delete_stream("lot-1").unwrap();
+    kvs.create_stream("lot-2").unwrap();
+    let numbers = kvs.ingest_mkv("lot-2", kvs_mkv::testing::stream_of(2)).unwrap();
+    let got = take_tolerating(&mut fleet, 2, &["lot-1"]);
+    assert_eq!(got.iter().map(|g| (g.0.as_str(), g.1.clone())).collect::<Vec<_>>(), [
+        ("lot-2", numbers[0].clone()),
+        ("lot-2", numbers[1].clone())
+    ]);
+    rt.block_on(fleet.shutdown());
+    server_rt.block_on(kvs.shutdown());
+}
