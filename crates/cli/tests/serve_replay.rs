@@ -2,43 +2,15 @@
 //! through the endpoint it prints and checked over plain HTTP (ListStreams,
 //! ListFragments), then killed. Bad `--replay` values must fail before anything starts.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-/// The server process, killed when dropped (a failed assertion must not leak it).
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// An unsigned JSON call (the server checks no signature unless given credentials).
-fn post(addr: &str, operation: &str, body: &Value) -> Value {
-    let mut tcp = TcpStream::connect(addr).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let body = body.to_string();
-    write!(
-        tcp,
-        "POST /{operation} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    tcp.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{operation}: {head}\n{body}");
-    serde_json::from_str(body).unwrap()
-}
+use crate::util::{Served, kvs_bin, post};
 
 /// The real capture if present, else a synthetic stream written to a temporary file.
 fn input(dir: &tempfile::TempDir) -> PathBuf {
@@ -54,40 +26,30 @@ fn input(dir: &tempfile::TempDir) -> PathBuf {
 fn serve_replay_feeds_thirty_live_streams() {
     let dir = tempfile::tempdir().unwrap();
     let file = input(&dir);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kvs"))
-        .args(["serve", "--replay", &format!("30:cam={}", file.display())])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kvs runs");
-    let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let _server = Server(child);
+    let server = Served::start(&["--replay", &format!("30:cam={}", file.display())]);
+    let addr = server.addr.clone();
     let (lines, stderr_lines) = mpsc::channel();
+    let stderr = server.stderr;
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let _ = lines.send(line);
         }
     });
-    let endpoint = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|line| line.strip_prefix("export AWS_ENDPOINT_URL=").map(str::to_owned))
-        .expect("the endpoint on standard output");
-    let addr = endpoint.strip_prefix("http://").unwrap().to_owned();
 
     // The replay line comes before the endpoint.
-    let replay_line = stderr_lines
-        .iter()
-        .find(|l| l.starts_with("replay:"))
-        .expect("a replay line on standard error");
+    let replay_line =
+        stderr_lines.iter().find(|l| l.starts_with("replay:")).expect("a replay line on standard error");
     let expected = format!("replay: 30 streams cam000..cam029 from {} (", file.display());
     assert!(replay_line.starts_with(&expected), "{replay_line}");
     assert!(replay_line.contains(" fragments, loop of ") && replay_line.ends_with(" s)"), "{replay_line}");
 
     let listed = post(&addr, "listStreams", &json!({}));
-    let names: Vec<&str> =
-        listed["StreamInfoList"].as_array().unwrap().iter().map(|s| s["StreamName"].as_str().unwrap()).collect();
+    let names: Vec<&str> = listed["StreamInfoList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["StreamName"].as_str().unwrap())
+        .collect();
     let expected: Vec<String> = (0..30).map(|i| format!("cam{i:03}")).collect();
     assert_eq!(names, expected);
 
@@ -113,7 +75,7 @@ fn bad_replay_values_fail_before_the_server_starts() {
         ("3:cam", "N:PREFIX=FILE"),
         ("3:c/m=clip.mkv", "PREFIX"),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_kvs"))
+        let out = Command::new(kvs_bin())
             .args(["serve", "--replay", spec])
             .stdin(Stdio::null())
             .output()

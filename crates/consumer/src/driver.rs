@@ -21,8 +21,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::aws::{Aws, Client, Failure};
-use crate::metrics::ReadMetrics;
 use crate::error::in_band_is_fatal;
+use crate::metrics::ReadMetrics;
 use crate::resume::{Output, Tracker};
 use crate::stats::Stats;
 use crate::{Config, Error, Source, StartSelector, TimeRange};
@@ -166,7 +166,13 @@ struct Driver<'a> {
 }
 
 impl<'a> Driver<'a> {
-    fn new(config: &'a Config, outbox: &'a Outbox, resumable: bool, live: bool, stream: Option<&str>) -> Self {
+    fn new(
+        config: &'a Config,
+        outbox: &'a Outbox,
+        resumable: bool,
+        live: bool,
+        stream: Option<&str>,
+    ) -> Self {
         Self {
             config,
             outbox,

@@ -7,8 +7,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use kvs_mkv::Fragment;
 use ::metrics::{Counter, Gauge, counter, gauge};
+use kvs_mkv::Fragment;
 
 /// Fragments delivered (`counter`, label `stream`).
 pub const FRAGMENTS: &str = "kvs_fragments_total";

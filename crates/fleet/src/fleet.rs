@@ -389,7 +389,8 @@ impl<S: CheckpointStore + Clone> StreamTask<S> {
     /// Waits out a backoff, unless stopped first.
     async fn pause(&self, failures: u32) -> Result<(), Stop> {
         let config = &self.shared.config;
-        let ceiling = config.restart_delay.saturating_mul(1 << failures.min(16)).min(config.max_restart_delay);
+        let ceiling =
+            config.restart_delay.saturating_mul(1 << failures.min(16)).min(config.max_restart_delay);
         let delay = ceiling / 2 + (ceiling / 2).mul_f64(fastrand::f64());
         tokio::select! {
             _ = self.cancel.cancelled() => Err(Stop::Cancelled),

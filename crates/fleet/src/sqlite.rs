@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::checkpoint::{Checkpoint, CheckpointStore, Handled};
 use crate::Error;
+use crate::checkpoint::{Checkpoint, CheckpointStore, Handled};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -117,8 +117,9 @@ impl SqliteStore {
 
     fn save_now(&self, stream: &str, c: &Checkpoint) -> Result<(), Error> {
         let h = c.handled.as_ref();
-        let written_ms =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let written_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         self.lock().execute(
             "INSERT OR REPLACE INTO checkpoints VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
@@ -149,10 +150,10 @@ impl CheckpointStore for SqliteStore {
 }
 
 /// Runs a file operation off the async workers (an fsync can take milliseconds).
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Config(format!("checkpoint task failed: {e}")))?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Config(format!("checkpoint task failed: {e}")))?
 }
 
 #[cfg(test)]
@@ -197,7 +198,10 @@ mod tests {
         let store = SqliteStore::open(dir.path().join("c.sqlite")).unwrap();
         store
             .lock()
-            .execute("INSERT INTO checkpoints (stream, in_flight, written_ms) VALUES ('x', 'not-a-number', 0)", [])
+            .execute(
+                "INSERT INTO checkpoints (stream, in_flight, written_ms) VALUES ('x', 'not-a-number', 0)",
+                [],
+            )
             .unwrap();
         assert!(matches!(store.load_now("x"), Err(Error::BadCheckpoint { stream, .. }) if stream == "x"));
     }

@@ -84,7 +84,12 @@ impl CheckpointTracker {
     }
 
     /// The checkpoint to write before `fragment` is handed out, if one is needed.
-    pub(crate) fn before_hand_out(&mut self, fragment: &Fragment, now: Instant, now_ms: i64) -> Option<Checkpoint> {
+    pub(crate) fn before_hand_out(
+        &mut self,
+        fragment: &Fragment,
+        now: Instant,
+        now_ms: i64,
+    ) -> Option<Checkpoint> {
         let number = fragment.kvs().fragment_number.clone();
         let next = match self.policy {
             CheckpointPolicy::EveryFragment => {
@@ -140,7 +145,11 @@ impl CheckpointTracker {
         }
         // Nothing is handed out while the task idles, so nothing is in flight; the
         // horizon stays: fragments under it may still have been handed out before.
-        let next = Checkpoint { handled: self.handled.clone(), in_flight: None, horizon_ms: self.written.horizon_ms };
+        let next = Checkpoint {
+            handled: self.handled.clone(),
+            in_flight: None,
+            horizon_ms: self.written.horizon_ms,
+        };
         Some(self.wrote(next, now))
     }
 
@@ -206,7 +215,10 @@ mod tests {
             store = first.before_hand_out(&f, t0, 0);
             let written = store.as_ref().unwrap();
             assert_eq!(written.in_flight, Some(num(n)));
-            assert_eq!(written.handled.as_ref().map(|h| h.fragment_number.clone()), (n > 1).then(|| num(n - 1)));
+            assert_eq!(
+                written.handled.as_ref().map(|h| h.fragment_number.clone()),
+                (n > 1).then(|| num(n - 1))
+            );
             if n < 4 {
                 first.handled_fragment(&f, t0);
             }

@@ -54,9 +54,11 @@ fn take_tolerating(fleet: &mut Fleet, n: usize, may_fail: &[&str]) -> Vec<(Strin
     while got.len() < n {
         assert!(Instant::now() < deadline, "only {} of {n} fragments: {got:?}", got.len());
         match fleet.blocking_next() {
-            Some(Event::Fragment(d)) => {
-                got.push((d.stream().to_owned(), d.fragment().kvs().fragment_number.clone().unwrap(), d.redelivered()))
-            }
+            Some(Event::Fragment(d)) => got.push((
+                d.stream().to_owned(),
+                d.fragment().kvs().fragment_number.clone().unwrap(),
+                d.redelivered(),
+            )),
             Some(Event::Error { stream, error }) => {
                 assert!(may_fail.contains(&stream.as_str()), "{stream}: {error}");
             }
@@ -106,10 +108,7 @@ fn every_fragment_once_in_order_and_a_clean_restart_repeats_nothing() {
     std::thread::sleep(Duration::from_millis(800));
     rt.block_on(async {
         let extra = tokio::time::timeout(Duration::from_millis(200), fleet.next()).await;
-        assert!(
-            !matches!(extra, Ok(Some(Event::Fragment(_)))),
-            "an unexpected fragment after the restart"
-        );
+        assert!(!matches!(extra, Ok(Some(Event::Fragment(_)))), "an unexpected fragment after the restart");
     });
     rt.block_on(fleet.shutdown());
     server_rt.block_on(kvs.shutdown());
@@ -162,10 +161,10 @@ fn streams_created_later_are_found_and_deleted_ones_dropped() {
     kvs.create_stream("lot-2").unwrap();
     let numbers = kvs.ingest_mkv("lot-2", kvs_mkv::testing::stream_of(2)).unwrap();
     let got = take_tolerating(&mut fleet, 2, &["lot-1"]);
-    assert_eq!(got.iter().map(|g| (g.0.as_str(), g.1.clone())).collect::<Vec<_>>(), [
-        ("lot-2", numbers[0].clone()),
-        ("lot-2", numbers[1].clone())
-    ]);
+    assert_eq!(
+        got.iter().map(|g| (g.0.as_str(), g.1.clone())).collect::<Vec<_>>(),
+        [("lot-2", numbers[0].clone()), ("lot-2", numbers[1].clone())]
+    );
     rt.block_on(fleet.shutdown());
     server_rt.block_on(kvs.shutdown());
 }

@@ -204,7 +204,12 @@ impl LocalKvs {
     /// assert!(replay.stop()? >= 20);
     /// # Ok(()) }
     /// ```
-    pub fn spawn_replay(&self, prefix: &str, count: usize, producer_mkv: Bytes) -> Result<ReplayHandle, Error> {
+    pub fn spawn_replay(
+        &self,
+        prefix: &str,
+        count: usize,
+        producer_mkv: Bytes,
+    ) -> Result<ReplayHandle, Error> {
         replay::spawn(self.shared.clone(), prefix, count, producer_mkv)
     }
 

@@ -328,10 +328,7 @@ impl Schedule {
     /// Stream i of `streams` first due at i/`streams` of `first_slot_us`.
     fn new(streams: usize, first_slot_us: u64) -> Self {
         let spread = |i: usize| (u128::from(first_slot_us) * i as u128 / streams.max(1) as u128) as u64;
-        Self {
-            due: (0..streams).map(|i| Reverse((spread(i), i))).collect(),
-            next_fragment: vec![0; streams],
-        }
+        Self { due: (0..streams).map(|i| Reverse((spread(i), i))).collect(), next_fragment: vec![0; streams] }
     }
 
     /// When the next stream is due; `None` when every stream is retired.
@@ -437,7 +434,10 @@ mod tests {
         let tree = fragment.tree();
         assert!(tree.find_id(ids::CRC32).is_empty());
         assert_eq!(tree.find_id(ids::VOID).len(), 1);
-        assert_eq!(tree.path("Segment/Cluster/Timecode").and_then(Element::as_uint), Some(180_000_000_000 - 2));
+        assert_eq!(
+            tree.path("Segment/Cluster/Timecode").and_then(Element::as_uint),
+            Some(180_000_000_000 - 2)
+        );
     }
 
     #[test]

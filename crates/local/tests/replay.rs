@@ -8,7 +8,9 @@ use aws_sdk_kinesisvideomedia::types::StartSelectorType;
 use kvs_local::{Error, LocalKvs};
 use kvs_mkv::{Event, Fragment, FragmentSplitter, ids};
 
-use crate::util::{archive, control, frames_of, get_media, open_get_media, producer_frames, selector, split, start};
+use crate::util::{
+    archive, control, frames_of, get_media, open_get_media, producer_frames, selector, split, start,
+};
 
 const STREAMS: usize = 20;
 

@@ -68,6 +68,10 @@ pub struct Args {
     /// Which frames `--frames-out` saves, in which format.
     #[command(flatten)]
     images: ImageArgs,
+    /// Serve Prometheus metrics (fragments, bytes, lag, reconnects, errors) at
+    /// http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 /// The arguments, checked: what to read and how to show it.
@@ -79,6 +83,7 @@ struct Plan {
     frames: Option<(PathBuf, ImageArgs)>,
     json: bool,
     max_fragments: Option<u64>,
+    metrics: Option<std::net::SocketAddr>,
 }
 
 impl Plan {
@@ -125,6 +130,7 @@ impl Plan {
             frames: args.frames_out.map(|dir| (dir, args.images)),
             json: args.json,
             max_fragments: args.max_fragments,
+            metrics: args.metrics,
         })
     }
 }
@@ -146,6 +152,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn consume(plan: Plan, mut saver: Option<ImageSaver>) -> anyhow::Result<()> {
+    if let Some(addr) = plan.metrics {
+        crate::metrics_endpoint::serve(addr)?;
+    }
     let mut stream = Consumer::with_config(plan.source, plan.config).stream()?;
     let stats = stream.stats();
     let progress = progress_bar();

@@ -44,7 +44,8 @@ pub struct Args {
     /// shared by many workers; the table is created if missing).
     #[arg(long, default_value = "sqlite:kvs-checkpoints.sqlite", value_name = "sqlite:PATH|dynamodb:TABLE")]
     checkpoints: String,
-    /// This worker's id in the lease table (default: host name and process id).
+    /// This worker's id, in the lease table and the JSON Lines (default: host name and
+    /// process id).
     #[arg(long, value_name = "ID")]
     worker_id: Option<String>,
     /// Seconds without renewal after which a worker's lease may be taken (DynamoDB).
@@ -82,7 +83,7 @@ pub struct Args {
 #[derive(Debug, Clone, PartialEq)]
 enum Checkpoints {
     Sqlite(PathBuf),
-    DynamoDb { table: String, worker: String, failover: Duration },
+    DynamoDb { table: String, failover: Duration },
 }
 
 /// The checked arguments.
@@ -127,11 +128,9 @@ impl Plan {
         let failover = seconds("--failover", args.failover)?;
         let checkpoints = match args.checkpoints.split_once(':') {
             Some(("sqlite", path)) if !path.is_empty() => Checkpoints::Sqlite(path.into()),
-            Some(("dynamodb", table)) if !table.is_empty() => Checkpoints::DynamoDb {
-                table: table.to_owned(),
-                worker: args.worker_id.unwrap_or_else(default_worker_id),
-                failover,
-            },
+            Some(("dynamodb", table)) if !table.is_empty() => {
+                Checkpoints::DynamoDb { table: table.to_owned(), failover }
+            }
             _ => bail!("--checkpoints takes sqlite:PATH or dynamodb:TABLE"),
         };
         if args.frames_out.is_none() && (args.images.every.is_some() || args.images.keyframes) {
@@ -142,7 +141,7 @@ impl Plan {
             save_mkv: args.save_mkv,
             frames: args.frames_out.map(|dir| (dir, args.images)),
             stdout: Mutex::new(()),
-            worker: String::new(),
+            worker: args.worker_id.unwrap_or_else(default_worker_id),
         };
         Ok(Self { config, checkpoints, output, metrics: args.metrics })
     }
@@ -170,7 +169,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     runtime.block_on(fleet(plan))
 }
 
-async fn fleet(mut plan: Plan) -> anyhow::Result<()> {
+async fn fleet(plan: Plan) -> anyhow::Result<()> {
     if let Some(addr) = plan.metrics {
         crate::metrics_endpoint::serve(addr)?;
     }
@@ -179,11 +178,10 @@ async fn fleet(mut plan: Plan) -> anyhow::Result<()> {
             let store = SqliteStore::open(path).with_context(|| format!("opening {}", path.display()))?;
             Fleet::start(plan.config, store).await?
         }
-        Checkpoints::DynamoDb { table, worker, failover } => {
-            Fleet::start_on_dynamodb(plan.config, table, worker, *failover).await?
+        Checkpoints::DynamoDb { table, failover } => {
+            Fleet::start_on_dynamodb(plan.config, table, &plan.output.worker, *failover).await?
         }
     };
-    plan.output.worker = fleet.worker().to_owned();
     let output = Arc::new(plan.output);
     let mut handlers = tokio::task::JoinSet::new();
     let mut stop = std::pin::pin!(shutdown_signal());
@@ -385,13 +383,23 @@ mod tests {
         let p = plan(&["--streams", "a,b,c"]).unwrap();
         assert_eq!(p.config.streams, StreamSelection::Names(vec!["a".into(), "b".into(), "c".into()]));
         assert_eq!(p.checkpoints, Checkpoints::Sqlite("kvs-checkpoints.sqlite".into()));
-        let p = plan(&["--prefix", "cam", "--checkpoints", "dynamodb:leases", "--worker-id", "w1", "--failover", "3"])
-            .unwrap();
+        let p = plan(&[
+            "--prefix",
+            "cam",
+            "--checkpoints",
+            "dynamodb:leases",
+            "--worker-id",
+            "w1",
+            "--failover",
+            "3",
+        ])
+        .unwrap();
         assert_eq!(p.config.streams, StreamSelection::Prefix("cam".into()));
         assert_eq!(
             p.checkpoints,
-            Checkpoints::DynamoDb { table: "leases".into(), worker: "w1".into(), failover: Duration::from_secs(3) }
+            Checkpoints::DynamoDb { table: "leases".into(), failover: Duration::from_secs(3) }
         );
+        assert_eq!(p.output.worker, "w1");
         let p = plan(&["--all", "--checkpoint-every", "10", "--start", "earliest"]).unwrap();
         assert_eq!(p.config.checkpoint, CheckpointPolicy::Every(Duration::from_secs(10)));
         assert_eq!(p.config.initial, StartSelector::Earliest);

@@ -126,7 +126,9 @@ fn parse_replay(spec: &str) -> anyhow::Result<ReplaySpec> {
         bail!("{}", usage());
     }
     replay_stream_names(prefix, count).with_context(|| {
-        format!("--replay {spec:?}: PREFIX must make stream names of 1 to 256 characters of a-z A-Z 0-9 _ . -")
+        format!(
+            "--replay {spec:?}: PREFIX must make stream names of 1 to 256 characters of a-z A-Z 0-9 _ . -"
+        )
     })?;
     Ok(ReplaySpec { count, prefix: prefix.to_owned(), file: PathBuf::from(file) })
 }
@@ -236,13 +238,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let url = kvs.endpoint_url();
         eprintln!("local KVS listening on {url} (Ctrl-C stops)");
         let key_id = credentials.as_ref().map_or("local", |c| c.access_key_id.as_str());
-        println!("export AWS_ENDPOINT_URL={url}");
-        println!("export AWS_REGION=us-east-1");
-        println!("export AWS_DEFAULT_REGION=us-east-1");
-        println!("export AWS_ACCESS_KEY_ID={key_id}");
-        match credentials {
-            Some(_) => println!("# export AWS_SECRET_ACCESS_KEY=<the secret given to --credentials>"),
-            None => println!("export AWS_SECRET_ACCESS_KEY=local"),
+        let secret = match credentials {
+            Some(_) => "# export AWS_SECRET_ACCESS_KEY=<the secret given to --credentials>",
+            None => "export AWS_SECRET_ACCESS_KEY=local",
+        };
+        // One write: a reader that stops at the endpoint line and closes the pipe must not
+        // make the lines after it fail (a broken pipe would end the server).
+        let exports = format!(
+            "export AWS_ENDPOINT_URL={url}\nexport AWS_REGION=us-east-1\nexport AWS_DEFAULT_REGION=us-east-1\n\
+             export AWS_ACCESS_KEY_ID={key_id}\n{secret}\n"
+        );
+        if let Err(e) = std::io::Write::write_all(&mut std::io::stdout().lock(), exports.as_bytes()) {
+            tracing::debug!(error = %e, "cannot print the environment to export");
         }
         tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
         eprintln!("stopping");

@@ -172,10 +172,10 @@ impl LeaseTaker {
             .filter(|(w, l)| **w != self.worker_id && l.len() == most)
             .map(|(w, l)| (*w, l))
             .collect();
-        let Some(&(from, leases)) = victims.get(fastrand::usize(..victims.len())) else {
+        let Some((from, leases)) = fastrand::choice(victims) else {
             return Vec::new();
         };
-        let Some(lease) = leases.get(fastrand::usize(..leases.len())) else {
+        let Some(lease) = fastrand::choice(leases) else {
             return Vec::new();
         };
         vec![Take { lease: (*lease).clone(), kind: TakeKind::Steal { from: from.to_owned() } }]
