@@ -325,3 +325,60 @@ fn three_workers_on_dynamodb_share_30_streams_through_kill_9_and_sigterm() {
     );
     assert!(flagged.len() <= killed_streams.len() + lost.len(), "{flagged:?}");
 }
+
+/// The value of a Prometheus sample line `name{labels} value` whose labels contain
+/// `label`.
+fn sample(metrics: &str, name: &str, label: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(name) && l.contains(label))
+        .find_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse().ok()))
+}
+
+#[test]
+fn fleet_and_serve_export_prometheus_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("replay.mkv");
+    write_replay_input(&input, 4, 15);
+    let server_metrics = crate::util::free_addr();
+    let spec = format!("2:m={}", input.display());
+    let server = Served::start(&["--replay", &spec, "--metrics", &server_metrics]);
+    let fleet_metrics = crate::util::free_addr();
+    let checkpoints = format!("sqlite:{}", dir.path().join("c.sqlite").display());
+    let endpoint = server.endpoint();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let args = [
+        "--prefix",
+        "m",
+        "--endpoint",
+        &endpoint,
+        "--checkpoints",
+        &checkpoints,
+        "--metrics",
+        &fleet_metrics,
+    ];
+    let mut worker = Worker::start("metrics", &args, &[], &lines);
+    std::thread::sleep(Duration::from_secs(4));
+    let text = crate::util::get(&fleet_metrics, "/metrics");
+    let delivered = lines.lock().unwrap().iter().filter(|l| l.value["type"] == "fragment").count();
+    assert!(delivered > 0);
+    for stream in ["m000", "m001"] {
+        let label = format!("stream=\"{stream}\"");
+        assert!(sample(&text, "kvs_fragments_total", &label).is_some_and(|n| n >= 1.0), "{text}");
+        assert!(sample(&text, "kvs_bytes_total", &label).is_some_and(|n| n > 1000.0), "{text}");
+        assert!(
+            sample(&text, "kvs_wall_lag_seconds", &label).is_some_and(|s| (0.0..5.0).contains(&s)),
+            "{text}"
+        );
+        assert!(sample(&text, "kvs_checkpoint_writes_total", &label).is_some_and(|n| n >= 1.0), "{text}");
+        assert!(text.contains(&format!("kvs_checkpoint_age_seconds{{{label}}}")), "{text}");
+    }
+    assert_eq!(sample(&text, "kvs_fleet_streams", "worker=\"metrics\""), Some(2.0), "{text}");
+    let served = crate::util::get(&server_metrics, "/metrics");
+    assert!(
+        sample(&served, "kvs_server_ingested_fragments_total", "stream=\"m001\"").is_some_and(|n| n >= 2.0),
+        "{served}"
+    );
+    assert_eq!(sample(&served, "kvs_server_get_media_readers", "stream=\"m000\""), Some(1.0), "{served}");
+    worker.terminate();
+}

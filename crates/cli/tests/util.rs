@@ -115,3 +115,31 @@ pub fn write_replay_input(path: &Path, fragments: u64, frames: u16) {
     }
     std::fs::write(path, bytes).unwrap();
 }
+
+/// A free port on loopback (closed again: a race with other processes is possible but
+/// harmless in tests).
+pub fn free_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// The body of `GET http://addr/path`, retried for up to 10 s while nothing listens.
+pub fn get(addr: &str, path: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut tcp = loop {
+        match TcpStream::connect(addr) {
+            Ok(tcp) => break tcp,
+            Err(e) => {
+                assert!(std::time::Instant::now() < deadline, "nothing listens on {addr}: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    };
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(tcp, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "GET {path}: {head}");
+    body.to_owned()
+}

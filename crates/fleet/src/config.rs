@@ -42,6 +42,9 @@ pub struct FleetConfig {
     pub restart_delay: Duration,
     /// ... up to this (default 60 s); the other streams never wait for it.
     pub max_restart_delay: Duration,
+    /// This worker's name: its `leaseOwner` in a lease table, and a label of its metrics
+    /// (default `local`; give each worker of a fleet on DynamoDB its own).
+    pub worker_id: String,
 }
 
 impl FleetConfig {
@@ -58,6 +61,7 @@ impl FleetConfig {
             max_handed_out_bytes: 256 << 20,
             restart_delay: Duration::from_secs(1),
             max_restart_delay: Duration::from_secs(60),
+            worker_id: "local".into(),
         }
     }
 }

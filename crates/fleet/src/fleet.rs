@@ -57,7 +57,8 @@ impl Fleet {
     /// checkpoints in `store`. Must be called within a tokio runtime.
     pub async fn start<S: CheckpointStore + Clone>(config: FleetConfig, store: S) -> Result<Fleet, Error> {
         let client = Client::new(&config.consumer).await?;
-        Ok(launch(config, client, store, None, "local".into()))
+        let worker = config.worker_id.clone();
+        Ok(launch(config, client, store, None, worker))
     }
 
     /// Starts a worker of a fleet spread over machines: it reads the streams whose lease
@@ -75,15 +76,15 @@ impl Fleet {
     }
 
     /// Starts a worker on the DynamoDB lease table `table` (created if missing), as
-    /// `worker_id`, taking over the leases of workers silent for `failover`. DynamoDB is
+    /// `config.worker_id`, taking over the leases of workers silent for `failover`. DynamoDB is
     /// reached through the SDK's usual chain (`AWS_ENDPOINT_URL_DYNAMODB`, then
     /// `AWS_ENDPOINT_URL`), never through the KVS endpoint of `config`.
     pub async fn start_on_dynamodb(
         config: FleetConfig,
         table: &str,
-        worker_id: &str,
         failover: Duration,
     ) -> Result<Fleet, Error> {
+        let worker_id = config.worker_id.clone();
         let client = Client::new(&config.consumer).await?;
         let dynamodb_url =
             std::env::var("AWS_ENDPOINT_URL_DYNAMODB").or_else(|_| std::env::var("AWS_ENDPOINT_URL")).ok();
@@ -92,8 +93,8 @@ impl Fleet {
         let sdk = sdk.build();
         let table = LeaseTable::open(&sdk, table).await?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let leases = LeaseCoordinator::new(table, worker_id, failover, tx)?;
-        Ok(launch(config, client, leases.clone(), Some((leases, rx)), worker_id.to_owned()))
+        let leases = LeaseCoordinator::new(table, worker_id.clone(), failover, tx)?;
+        Ok(launch(config, client, leases.clone(), Some((leases, rx)), worker_id))
     }
 
     /// The next event, or `None` once the fleet has stopped.
@@ -114,7 +115,7 @@ impl Fleet {
         Some(event)
     }
 
-    /// This worker's id (`local` for a fleet without leases).
+    /// This worker's id ([`FleetConfig::worker_id`]).
     pub fn worker(&self) -> &str {
         &self.worker
     }

@@ -198,7 +198,7 @@ mod tests {
         Fragment::from_bytes(w.into_bytes()).unwrap()
     }
 
-    fn num(n: u64) -> FragmentNumber {
+    fn num(n: u64) -> kvs_mkv::FragmentNumber {
         kvs_mkv::testing::fragment_number(n).parse().unwrap()
     }
 

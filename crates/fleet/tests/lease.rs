@@ -152,21 +152,32 @@ async fn conditional_writes_fence_stale_counters_and_other_owners() {
     assert_eq!((a1.owner.as_deref(), a1.counter, a1.owner_switches_since_checkpoint), (Some("a"), 1, 1));
     // The same scan, used again by b: the counter moved.
     assert_eq!(table.take(&fresh, "b").await.unwrap(), None);
+    // By a, it is what a retry looks like when the first answer was lost: recognised as done.
+    assert_eq!(table.take(&fresh, "a").await.unwrap().as_ref(), Some(&a1));
 
     // Renewals: only the owner, only with the current counter.
     assert_eq!(table.renew(&a1, "b").await.unwrap(), None, "another owner");
     assert_eq!(table.renew(&fresh, "a").await.unwrap(), None, "stale counter");
     let a2 = table.renew(&a1, "a").await.unwrap().expect("renewed");
     assert_eq!((a2.counter, a2.owner_switches_since_checkpoint), (2, 1));
-    assert_eq!(table.renew(&a1, "a").await.unwrap(), None, "the counter before the renewal");
+    assert_eq!(table.renew(&a1, "a").await.unwrap().as_ref(), Some(&a2), "a retried renewal is done");
+    assert_eq!(
+        table.renew(&Lease { counter: 0, ..a1.clone() }, "a").await.unwrap(),
+        None,
+        "two writes behind"
+    );
 
     // A checkpoint is a renewal that also resets the owner switches.
     let checkpoint = Checkpoint { horizon_ms: Some(5), ..Checkpoint::default() };
+    // One write behind, but that write was a renewal, not this checkpoint.
     assert_eq!(table.checkpoint(&a1, "a", &checkpoint).await.unwrap(), None, "stale counter");
     assert_eq!(table.checkpoint(&a2, "b", &checkpoint).await.unwrap(), None, "another owner");
     let a3 = table.checkpoint(&a2, "a", &checkpoint).await.unwrap().expect("checkpointed");
     assert_eq!((a3.counter, a3.owner_switches_since_checkpoint), (3, 0));
     assert_eq!(a3.checkpoint, checkpoint);
+    assert_eq!(table.checkpoint(&a2, "a", &checkpoint).await.unwrap().as_ref(), Some(&a3), "retried");
+    let other = Checkpoint { horizon_ms: Some(6), ..Checkpoint::default() };
+    assert_eq!(table.checkpoint(&a2, "a", &other).await.unwrap(), None, "not this checkpoint");
 
     // Stealing: b takes it from a, expecting a as the owner; a finds out on its next write.
     let b4 = table.take(&a3, "b").await.unwrap().expect("stolen");
@@ -281,14 +292,23 @@ struct Worker {
 }
 
 impl Worker {
-    async fn start(sdk: &aws_config::SdkConfig, id: &str, failover: Duration, streams: &[String]) -> Self {
+    /// A worker on the table `leases`, not running yet.
+    async fn new(sdk: &aws_config::SdkConfig, id: &str, failover: Duration, streams: &[String]) -> Self {
         let table = LeaseTable::open(sdk, "leases").await.unwrap();
         let (tx, events) = unbounded_channel();
         let leases = LeaseCoordinator::new(table, id, failover, tx).unwrap();
         leases.set_streams(streams.to_vec());
-        let cancel = CancellationToken::new();
-        let running = Some(tokio::spawn(leases.clone().run(cancel.clone())));
-        Self { leases, events, seen: Vec::new(), cancel, running }
+        Self { leases, events, seen: Vec::new(), cancel: CancellationToken::new(), running: None }
+    }
+
+    async fn start(sdk: &aws_config::SdkConfig, id: &str, failover: Duration, streams: &[String]) -> Self {
+        let mut worker = Self::new(sdk, id, failover, streams).await;
+        worker.run();
+        worker
+    }
+
+    fn run(&mut self) {
+        self.running = Some(tokio::spawn(self.leases.clone().run(self.cancel.clone())));
     }
 
     /// Stops the loop without releasing anything: to the others, this worker died.
@@ -345,19 +365,24 @@ async fn two_workers_share_six_streams_and_one_takes_over_when_the_other_dies() 
     let (_moto, sdk) = moto_or_skip!();
     let failover = Duration::from_secs(1);
     let all = streams(6);
-    let mut a = Worker::start(&sdk, "a", failover, &all).await;
-    let mut b = Worker::start(&sdk, "b", failover, &all).await;
+    // Started together, as by one deployment.
+    let mut a = Worker::new(&sdk, "a", failover, &all).await;
+    let mut b = Worker::new(&sdk, "b", failover, &all).await;
+    a.run();
+    b.run();
 
-    // Whoever scans first takes all; the other steals one per scan (2 x failover) down to
-    // 3/3: at most three steals.
+    // Both create the items and race for them (a worker alone in the table wants them all,
+    // so the faster may win all six); from an uneven split the poorer one steals one per
+    // scan (2 x failover) down to 3/3: at most three steals, 6.6 s.
     let (la, lb) = (a.leases.clone(), b.leases.clone());
-    within(Duration::from_secs(10), "3/3", || {
+    let balanced = within(Duration::from_secs(10), "3/3", || {
         let (ha, hb) = (la.held(), lb.held());
         ha.len() == 3 && hb.len() == 3 && ha.iter().all(|s| !hb.contains(s))
     })
     .await;
-    // Balanced within one: nothing moves any more.
-    tokio::time::sleep(3 * failover).await;
+    eprintln!("a and b hold 3 streams each after {balanced:?}");
+    // Balanced: nothing moves any more (each worker scans at least once meanwhile).
+    tokio::time::sleep(failover * 5 / 2).await;
     assert_eq!((a.leases.held().len(), b.leases.held().len()), (3, 3));
     let owners: Vec<Option<String>> = LeaseTable::open(&sdk, "leases")
         .await

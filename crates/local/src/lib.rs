@@ -59,6 +59,7 @@ mod error;
 mod faults;
 mod ingest;
 mod layout;
+pub mod metrics;
 mod replay;
 mod store;
 

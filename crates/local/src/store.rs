@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use crate::faults::{Faults, RefuseWith};
 use crate::ingest::NewFragment;
+use crate::metrics::StreamMetrics;
 use crate::{Config, Error};
 
 /// Fragment numbers are this prefix followed by a 38-digit counter: 48 digits, like AWS's.
@@ -109,6 +110,7 @@ pub(crate) struct Stream {
     appending: Mutex<()>,
     deleted: AtomicBool,
     dir: Option<PathBuf>,
+    metrics: StreamMetrics,
 }
 
 /// Where a reader stands in a stream's log.
@@ -128,11 +130,13 @@ impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         let mut limits = lock(&self.0.limits);
         limits.active = limits.active.saturating_sub(1);
+        self.0.metrics.readers.decrement(1.0);
     }
 }
 
 impl Stream {
     fn new(info: StreamInfo, dir: Option<PathBuf>) -> Self {
+        let info_name = info.name.clone();
         Self {
             info,
             log: Mutex::default(),
@@ -142,6 +146,7 @@ impl Stream {
             appending: Mutex::new(()),
             deleted: AtomicBool::new(false),
             dir,
+            metrics: StreamMetrics::new(&info_name),
         }
     }
 
@@ -262,6 +267,7 @@ impl Stream {
         }
         limits.recent.push_back(now);
         limits.active += 1;
+        self.metrics.readers.increment(1.0);
         Ok(ConnectionSlot(self.clone()))
     }
 
@@ -410,6 +416,8 @@ impl Store {
             write_fragment(dir, &fragment)?;
         }
         stream.push(Entry::Fragment(fragment.clone()), fragment.size());
+        stream.metrics.fragments.increment(1);
+        stream.metrics.bytes.increment(fragment.size());
         for old in stream.apply_retention(self.retention_bytes, self.retention_age, server_ms) {
             if let Some(dir) = &stream.dir {
                 let _ = fs::remove_file(dir.join(format!("{}.{FRAGMENT_EXT}", old.number)));

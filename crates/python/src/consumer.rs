@@ -210,7 +210,7 @@ impl Drop for Consumer {
 }
 
 /// `start=`: a string in the CLI's spelling or a boto3 `StartSelector` dict.
-fn start_selector(start: Option<&Bound<'_, PyAny>>) -> PyResult<StartSelector> {
+pub(crate) fn start_selector(start: Option<&Bound<'_, PyAny>>) -> PyResult<StartSelector> {
     let Some(start) = start else { return Ok(StartSelector::Now) };
     if let Ok(text) = start.cast::<PyString>() {
         return StartSelector::from_str(&text.to_cow()?).map_err(|e| Error::from(e).into());

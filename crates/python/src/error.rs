@@ -26,6 +26,9 @@ pub enum Error {
     /// Reading a stream through `kvs-consumer` failed.
     #[error(transparent)]
     Consumer(#[from] kvs_consumer::Error),
+    /// Starting a fleet failed (its checkpoint store, its lease table).
+    #[error(transparent)]
+    Fleet(#[from] kvs_fleet::Error),
     /// KVS sent an error inside the media stream instead of a fragment.
     #[error("{0}")]
     Aws(kvs_mkv::AwsError),
@@ -59,6 +62,8 @@ impl From<Error> for PyErr {
             Error::Consumer(kvs_consumer::Error::Mkv(e)) => Error::Mkv(e).into(),
             Error::Consumer(kvs_consumer::Error::Io(e)) => PyOSError::new_err(e.to_string()),
             Error::Consumer(e) => KvsError::new_err(e.to_string()),
+            Error::Fleet(kvs_fleet::Error::Consumer(e)) => Error::Consumer(e).into(),
+            Error::Fleet(e) => KvsError::new_err(e.to_string()),
             Error::Aws(e) => {
                 let tags: Vec<(String, Option<String>)> =
                     e.tags.iter().map(|t| (t.name.clone(), t.value.clone())).collect();

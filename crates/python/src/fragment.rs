@@ -24,16 +24,22 @@ use crate::source::Data;
 pub struct Fragment {
     pub(crate) inner: kvs_mkv::Fragment,
     shared: OnceLock<Arc<Shared>>,
+    redelivered: bool,
 }
 
 impl Fragment {
     pub(crate) fn new(inner: kvs_mkv::Fragment) -> Self {
-        Self { inner, shared: OnceLock::new() }
+        Self { inner, shared: OnceLock::new(), redelivered: false }
+    }
+
+    /// A fragment a fleet handed out, flagged when it may have been handed out before.
+    pub(crate) fn delivered(inner: kvs_mkv::Fragment, redelivered: bool) -> Self {
+        Self { inner, shared: OnceLock::new(), redelivered }
     }
 
     /// A fragment whose tree is already parsed.
     pub(crate) fn with_shared(inner: kvs_mkv::Fragment, shared: Arc<Shared>) -> Self {
-        Self { inner, shared: OnceLock::from(shared) }
+        Self { inner, shared: OnceLock::from(shared), redelivered: false }
     }
 
     /// The bytes shared with the fragment's `Document` (parsed when first used).
@@ -108,6 +114,14 @@ impl Fragment {
     #[getter]
     fn bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, self.inner.bytes())
+    }
+
+    /// True when a `Fleet` may have handed this fragment out before (after a crash, or a
+    /// lease taken over from a dead worker): handle it idempotently. Always False for
+    /// fragments read any other way.
+    #[getter]
+    fn redelivered(&self) -> bool {
+        self.redelivered
     }
 
     /// Position of the fragment in its stream: 0 for the first one.

@@ -1,17 +1,17 @@
 //! The native half of the Python package `kvs_consumer` (imported as
 //! `kvs_consumer._native`): the AWS "KVS Consumer Library for Python" API on the Rust
-//! engine.
+//! engine, and a native API for new code.
 //!
 //! What it owns: the PyO3 classes `FragmentReader` (split a GetMedia response, a stream, a
 //! file or bytes into fragments as they arrive), `Consumer` (a stream read through
-//! `kvs-consumer`, resumed across connections), `Fragment` (tags, bytes, playable MKV,
-//! frames as numpy arrays, JPEG and WAV files), and the EBMLite-like `Document` /
-//! `Element` DOM; conversions between Python objects and `bytes::Bytes` without copying;
+//! `kvs-consumer`, resumed across connections), `Fleet` (many streams through `kvs-fleet`,
+//! with checkpoints and leases), `Fragment` (tags, bytes, playable MKV, frames as numpy
+//! arrays, JPEG and WAV files), and the EBMLite-like `Document` / `Element` DOM; conversions between Python objects and `bytes::Bytes` without copying;
 //! releasing the GIL around reading files, parsing, decoding and writing. What it does not
 //! own: the threaded, callback-based drop-in classes (`KvsConsumerLibrary`,
-//! `KvsFragementProcessor`) and async iteration, which are thin Python in
+//! `KvsFragementProcessor`), context managers and async iteration, which are thin Python in
 //! `python/kvs_consumer/`; parsing (`kvs-mkv`), decoding (`kvs-media`), network reads and
-//! resume (`kvs-consumer`).
+//! resume (`kvs-consumer`), discovery, checkpoints and leases (`kvs-fleet`).
 //!
 //! The crate builds as a `cdylib` through maturin (`pip install ./crates/python`), and has
 //! no Rust tests: its test suite is `crates/python/tests` (pytest), run by
@@ -21,6 +21,7 @@
 mod consumer;
 mod dom;
 mod error;
+mod fleet;
 mod fragment;
 mod frames;
 mod reader;
@@ -35,6 +36,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<reader::FragmentReader>()?;
     m.add_class::<fragment::Fragment>()?;
     m.add_class::<consumer::Consumer>()?;
+    m.add_class::<fleet::Fleet>()?;
     m.add_class::<dom::Document>()?;
     m.add_class::<dom::Element>()?;
     m.add_function(wrap_pyfunction!(rust_split, m)?)?;

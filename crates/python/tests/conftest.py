@@ -106,6 +106,39 @@ class Server:
         )["Fragments"]
         return sorted((f["FragmentNumber"] for f in listed), key=int)
 
+    def create_stream(self, stream: str) -> None:
+        self.client("kinesisvideo").create_stream(StreamName=stream, DataRetentionInHours=24)
+
+    def put_media(self, stream: str, mkv: bytes) -> list:
+        """Uploads a producer MKV stream (see `mkvbuild.producer_stream`) to `stream` with
+        PutMedia; the fragment numbers the server acknowledged as PERSISTED, in order."""
+        import json
+        import time
+        import urllib.request
+
+        kvs = self.client("kinesisvideo")
+        endpoint = kvs.get_data_endpoint(StreamName=stream, APIName="PUT_MEDIA")["DataEndpoint"]
+        request = urllib.request.Request(
+            endpoint.rstrip("/") + "/putMedia",
+            data=mkv,
+            method="POST",
+            headers={
+                "x-amzn-stream-name": stream,
+                "x-amzn-fragment-timecode-type": "RELATIVE",
+                "x-amzn-producer-start-timestamp": f"{time.time():.3f}",
+                "content-type": "application/octet-stream",
+            },
+        )
+        numbers = []
+        with urllib.request.urlopen(request, timeout=30) as response:
+            for line in response:
+                if line.strip():
+                    ack = json.loads(line)
+                    assert ack["EventType"] != "ERROR", ack
+                    if ack["EventType"] == "PERSISTED":
+                        numbers.append(ack["FragmentNumber"])
+        return numbers
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)

@@ -113,6 +113,29 @@ def fragment(number: str, tracks: bytes, blocks: Sequence[bytes], timecode: int 
     )
 
 
+def video_track(number: int) -> bytes:
+    return master(
+        TRACK_ENTRY,
+        uint(TRACK_NUMBER, number),
+        uint(TRACK_UID, number),
+        uint(TRACK_TYPE, 1),
+        string(CODEC_ID, "V_MPEG4/ISO/AVC"),
+    )
+
+
+def producer_stream(clusters: int, frames: int = 3, first_timecode: int = 0) -> bytes:
+    """What a producer sends to PutMedia: one header, then Clusters of `frames` frames
+    100 ms apart (each Cluster becomes one fragment). Timecodes in ms from 0 are relative
+    to the upload's start."""
+    out = [ebml_header(), _id(SEGMENT), UNKNOWN_SIZE, master(INFO, uint(TIMECODE_SCALE, 1_000_000))]
+    out.append(master(TRACKS, video_track(1)))
+    for c in range(clusters):
+        timecode = first_timecode + c * frames * 100
+        blocks = [simple_block(1, f * 100, f == 0, bytes([c, f]) * 16) for f in range(frames)]
+        out.append(master(CLUSTER, uint(TIMECODE, timecode), *blocks))
+    return b"".join(out)
+
+
 def error_fragment(code: str, error_id: str) -> bytes:
     """What KVS sends in-band instead of a fragment when something fails."""
     return (

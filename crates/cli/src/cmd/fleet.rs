@@ -136,12 +136,13 @@ impl Plan {
         if args.frames_out.is_none() && (args.images.every.is_some() || args.images.keyframes) {
             bail!("--every and --keyframes choose frames for --frames-out DIR: give it too");
         }
+        config.worker_id = args.worker_id.unwrap_or_else(default_worker_id);
         let output = Output {
             json: args.json,
             save_mkv: args.save_mkv,
             frames: args.frames_out.map(|dir| (dir, args.images)),
             stdout: Mutex::new(()),
-            worker: args.worker_id.unwrap_or_else(default_worker_id),
+            worker: config.worker_id.clone(),
         };
         Ok(Self { config, checkpoints, output, metrics: args.metrics })
     }
@@ -179,7 +180,7 @@ async fn fleet(plan: Plan) -> anyhow::Result<()> {
             Fleet::start(plan.config, store).await?
         }
         Checkpoints::DynamoDb { table, failover } => {
-            Fleet::start_on_dynamodb(plan.config, table, &plan.output.worker, *failover).await?
+            Fleet::start_on_dynamodb(plan.config, table, *failover).await?
         }
     };
     let output = Arc::new(plan.output);

@@ -62,6 +62,10 @@ pub struct Args {
     /// --replay (replayed streams never stop growing).
     #[arg(long, value_name = "SECONDS")]
     retention: Option<f64>,
+    /// Serve Prometheus metrics (per stream: fragments and bytes ingested, GetMedia
+    /// readers) at http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
 }
 
 /// A `--camera` value.
@@ -198,6 +202,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     runtime.block_on(async move {
+        if let Some(addr) = args.metrics {
+            crate::metrics_endpoint::serve(addr)?;
+        }
         let kvs = LocalKvs::start(config).await.context("starting the local KVS server")?;
         let mut feeds: Vec<(String, CameraHandle)> = Vec::new();
         for CameraSpec { stream, camera } in cameras {

@@ -276,7 +276,8 @@ impl LeaseCoordinator {
             // Creations wait for a scan, so that a restart does not write one item per
             // stream when the items are all there.
             if scanned && self.sync_streams(&known).await {
-                // New leases: take them now, not a scan interval later.
+                // Leases the last scan did not show: take them now, not a scan interval
+                // later. Workers started together all get here, and race for them at once.
                 next_scan = Instant::now();
             }
         }
@@ -420,8 +421,9 @@ impl LeaseCoordinator {
         }
     }
 
-    /// Acts on a changed selection: creates the missing leases and releases the held ones
-    /// no longer selected. True when it created any.
+    /// Acts on a changed selection: creates the leases missing from the last scan and
+    /// releases the held ones no longer selected. True when some lease exists now that the
+    /// last scan did not show (created here, or by another worker meanwhile).
     async fn sync_streams(&self, known: &HashSet<String>) -> bool {
         let selected = {
             let mut streams = self.inner.streams.lock().unwrap_or_else(PoisonError::into_inner);
@@ -432,10 +434,11 @@ impl LeaseCoordinator {
             streams.selected.clone().unwrap_or_default()
         };
         let missing: Vec<String> = selected.iter().filter(|s| !known.contains(*s)).cloned().collect();
-        let created = self
+        let exist = self
             .concurrently(missing, |this, stream| async move {
                 match this.inner.table.create_if_missing(&stream).await {
-                    Ok(created) => created,
+                    // Created, or found created.
+                    Ok(_) => true,
                     Err(e) => {
                         warn!(worker = %this.inner.worker_id, %stream, error = %e, "lease creation failed");
                         false
@@ -450,7 +453,7 @@ impl LeaseCoordinator {
             }
         })
         .await;
-        created.contains(&true)
+        exist.contains(&true)
     }
 
     /// One write to the held lease of `stream`, in turn with the other writes to it. A

@@ -15,7 +15,7 @@
 //! What this module does not do: discover streams (it is told them with
 //! [`LeaseCoordinator::set_streams`]), read them, or decide when to checkpoint.
 //!
-//! [`CheckpointStore`]: crate::checkpoint::CheckpointStore
+//! [`CheckpointStore`]: crate::CheckpointStore
 
 mod coordinator;
 mod table;

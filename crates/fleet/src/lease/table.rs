@@ -248,7 +248,7 @@ impl LeaseTable {
         let zero = update.value("zero", number(0));
         let one = update.value("one", number(1));
         update.set.push(format!("{switches} = if_not_exists({switches}, {zero}) + {one}"));
-        self.write_returning(&lease.key, update).await
+        self.write_returning(lease, update, |now| now.owner.as_deref() == Some(worker)).await
     }
 
     /// Renews `lease` held by `worker`: counter + 1, provided counter and owner are
@@ -256,7 +256,8 @@ impl LeaseTable {
     pub async fn renew(&self, lease: &Lease, worker: &str) -> Result<Option<Lease>, Error> {
         let mut update = Update::expecting(lease.counter, Some(worker));
         update.increment(attr::COUNTER);
-        self.write_returning(&lease.key, update).await
+        let held = lease.owner.as_deref() == Some(worker);
+        self.write_returning(lease, update, |now| held && now.owner.as_deref() == Some(worker)).await
     }
 
     /// Writes `checkpoint` into `lease` held by `worker`, provided counter and owner are
@@ -282,7 +283,13 @@ impl LeaseTable {
             checkpoint.in_flight.as_ref().map(|n| AttributeValue::S(n.to_string())),
         );
         update.set_or_remove(attr::HORIZON_MS, checkpoint.horizon_ms.map(number));
-        self.write_returning(&lease.key, update).await
+        let held = lease.owner.as_deref() == Some(worker);
+        self.write_returning(lease, update, |now| {
+            held && now.owner.as_deref() == Some(worker)
+                && now.owner_switches_since_checkpoint == 0
+                && now.checkpoint == *checkpoint
+        })
+        .await
     }
 
     /// Gives `lease` up: removes the owner and bumps the counter, provided counter and owner
@@ -291,7 +298,11 @@ impl LeaseTable {
         let mut update = Update::expecting(lease.counter, Some(worker));
         update.increment(attr::COUNTER);
         update.set_or_remove(attr::OWNER, None);
-        Ok(self.write(&lease.key, update, ReturnValue::None).await?.is_some())
+        if self.write(&lease.key, update, ReturnValue::None).await?.is_some() {
+            return Ok(true);
+        }
+        let held = lease.owner.as_deref() == Some(worker);
+        Ok(self.recover(lease, |now| held && now.owner.is_none()).await?.is_some())
     }
 
     /// Deletes the lease of `key` (its stream is gone), whoever holds it.
@@ -306,16 +317,56 @@ impl LeaseTable {
         Ok(())
     }
 
-    async fn write_returning(&self, key: &str, update: Update) -> Result<Option<Lease>, Error> {
-        let Some(out) = self.write(key, update, ReturnValue::AllNew).await? else {
-            return Ok(None);
+    /// The consistent read of one lease; `None` when it does not exist.
+    pub async fn get(&self, key: &str) -> Result<Option<Lease>, Error> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(attr::KEY, AttributeValue::S(key.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        out.item.map(|item| lease_from_item(&item)).transpose()
+    }
+
+    async fn write_returning(
+        &self,
+        lease: &Lease,
+        update: Update,
+        done: impl FnOnce(&Lease) -> bool,
+    ) -> Result<Option<Lease>, Error> {
+        let Some(out) = self.write(&lease.key, update, ReturnValue::AllNew).await? else {
+            return self.recover(lease, done).await;
         };
         match out.attributes {
             Some(item) => lease_from_item(&item).map(Some),
             None => Err(Error::DynamoDb {
                 operation: "UpdateItem",
-                message: format!("no item returned for {key}"),
+                message: format!("no item returned for {}", lease.key),
             }),
+        }
+    }
+
+    /// After a refused write to `lease`: the lease as it is when it shows that write done
+    /// after all, else `None`. The SDK retries a write whose answer was lost (a timeout, a
+    /// 5xx after the commit), and the retry fails on the counter the first attempt moved;
+    /// exactly one write later, in the state `done` recognises, it was ours (KCL reads back
+    /// the same way). Writes to a lease are serialised by its holder, so no other write of
+    /// this worker can have moved it; `done` also checks that the write expected this
+    /// worker to hold the lease, or it could never have passed.
+    async fn recover(
+        &self,
+        lease: &Lease,
+        done: impl FnOnce(&Lease) -> bool,
+    ) -> Result<Option<Lease>, Error> {
+        match self.get(&lease.key).await? {
+            Some(now) if now.counter == lease.counter.saturating_add(1) && done(&now) => {
+                info!(table = %self.table, key = %lease.key, "lease write refused on a retry, but done: recovered");
+                Ok(Some(now))
+            }
+            _ => Ok(None),
         }
     }
 
@@ -557,7 +608,7 @@ mod tests {
 
     #[test]
     fn reads_a_full_item() {
-        let fragment = "91343852333181432392682062607743920146264209512";
+        let fragment = "913438523331814323926820626077439201462642095120";
         let mut pairs = minimal();
         pairs.extend([
             (attr::OWNER, s("w1")),
@@ -565,7 +616,7 @@ mod tests {
             (attr::FRAGMENT, s(fragment)),
             (attr::PRODUCER_MS, n("1700000000000")),
             (attr::SERVER_MS, n("-5")),
-            (attr::IN_FLIGHT, s("91343852333181432392682062607743920146264209513")),
+            (attr::IN_FLIGHT, s("913438523331814323926820626077439201462642095121")),
             (attr::HORIZON_MS, n("1700000000999")),
             ("someOtherTool", s("ignored")),
         ]);
@@ -580,7 +631,7 @@ mod tests {
         assert_eq!(handled.server_timestamp_ms, Some(-5));
         assert_eq!(
             lease.checkpoint.in_flight.unwrap().as_str(),
-            "91343852333181432392682062607743920146264209513"
+            "913438523331814323926820626077439201462642095121"
         );
         assert_eq!(lease.checkpoint.horizon_ms, Some(1_700_000_000_999));
     }
@@ -593,44 +644,44 @@ mod tests {
 
     #[test]
     fn malformed_items_are_errors_naming_the_key() {
-        // (name, attributes replaced or added, what the message must mention)
-        let cases: Vec<(&str, Vec<(&str, AttributeValue)>, &str)> = vec![
-            ("counter missing", vec![(attr::COUNTER, AttributeValue::Null(true))], "leaseCounter"),
-            ("counter as a string", vec![(attr::COUNTER, s("3"))], "leaseCounter"),
-            ("negative counter", vec![(attr::COUNTER, n("-1"))], "leaseCounter"),
-            ("fractional counter", vec![(attr::COUNTER, n("1.5"))], "leaseCounter"),
-            ("huge counter", vec![(attr::COUNTER, n("1e40"))], "leaseCounter"),
-            ("owner as a number", vec![(attr::OWNER, n("7"))], "leaseOwner"),
-            ("empty owner", vec![(attr::OWNER, s(""))], "leaseOwner"),
-            ("token without fragment", vec![(attr::TOKEN, s("123"))], "fragmentNumber"),
-            ("fragment without token", vec![(attr::FRAGMENT, s("123"))], "checkpoint"),
-            ("timestamp without checkpoint", vec![(attr::SERVER_MS, n("1"))], "checkpoint"),
+        // A new lease's item with `changes` replaced or added.
+        let with = |changes: &[(&str, AttributeValue)]| {
+            let mut it = item(&minimal());
+            it.extend(changes.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+            it
+        };
+        let mut no_counter = item(&minimal());
+        no_counter.remove(attr::COUNTER);
+        // (name, item, what the message must mention)
+        let cases: Vec<(&str, Item, &str)> = vec![
+            ("counter missing", no_counter, "leaseCounter"),
+            ("counter as a string", with(&[(attr::COUNTER, s("3"))]), "leaseCounter"),
+            ("negative counter", with(&[(attr::COUNTER, n("-1"))]), "leaseCounter"),
+            ("fractional counter", with(&[(attr::COUNTER, n("1.5"))]), "leaseCounter"),
+            ("huge counter", with(&[(attr::COUNTER, n("1e40"))]), "leaseCounter"),
+            ("owner as a number", with(&[(attr::OWNER, n("7"))]), "leaseOwner"),
+            ("empty owner", with(&[(attr::OWNER, s(""))]), "leaseOwner"),
+            ("token without fragment", with(&[(attr::TOKEN, s("123"))]), "fragmentNumber"),
+            ("fragment without token", with(&[(attr::FRAGMENT, s("123"))]), "checkpoint"),
+            ("timestamp without checkpoint", with(&[(attr::SERVER_MS, n("1"))]), "checkpoint"),
             (
                 "bad fragment number",
-                vec![(attr::TOKEN, s("1")), (attr::FRAGMENT, s("12a"))],
+                with(&[(attr::TOKEN, s("1")), (attr::FRAGMENT, s("12a"))]),
                 "fragmentNumber",
             ),
-            ("bad in-flight", vec![(attr::IN_FLIGHT, s(""))], "inFlight"),
-            ("horizon as a string", vec![(attr::HORIZON_MS, s("5"))], "horizonMs"),
+            ("bad in-flight", with(&[(attr::IN_FLIGHT, s(""))]), "inFlight"),
+            ("horizon as a string", with(&[(attr::HORIZON_MS, s("5"))]), "horizonMs"),
             (
                 "timestamp overflow",
-                vec![
+                with(&[
                     (attr::TOKEN, s("1")),
                     (attr::FRAGMENT, s("1")),
                     (attr::PRODUCER_MS, n("99999999999999999999")),
-                ],
+                ]),
                 "producerTimestampMs",
             ),
         ];
-        for (name, changes, mentions) in cases {
-            let mut it = item(&minimal());
-            for (k, v) in changes {
-                if v == AttributeValue::Null(true) {
-                    it.remove(k);
-                } else {
-                    it.insert(k.to_owned(), v);
-                }
-            }
+        for (name, it, mentions) in cases {
             match lease_from_item(&it) {
                 Err(Error::BadCheckpoint { stream, message }) => {
                     assert_eq!(stream, "door", "{name}");

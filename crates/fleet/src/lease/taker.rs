@@ -47,9 +47,10 @@ struct Seen {
 /// Decides, from successive scans of the lease table, which leases this worker takes.
 ///
 /// Call order: after each scan, [`observe`](Self::observe) it, then [`plan`](Self::plan)
-/// with the same scan (or the part of it that is wanted) and the same instant, and try
-/// each [`Take`] with a conditional write. Scans should be at least the failover time
-/// apart (KCL: twice), or nothing owned ever looks expired.
+/// with the same scan (or the part of it that is wanted), and try each [`Take`] with a
+/// conditional write. One instant for both is fine; to be exact when a scan takes long,
+/// observe with the instant it ended and plan with the one it began. Scans should be at
+/// least the failover time apart (KCL: twice), or nothing owned ever looks expired.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -92,8 +93,8 @@ impl LeaseTaker {
         &self.worker_id
     }
 
-    /// Remembers, for each lease of `scan` (made at `now`), when its current counter was
-    /// first seen. Leases absent from the scan are forgotten (they were deleted).
+    /// Remembers, for each lease of `scan` (finished at `now`), when its current counter
+    /// was first seen. Leases absent from the scan are forgotten (they were deleted).
     pub fn observe(&mut self, scan: &[Lease], now: Instant) {
         let mut seen = HashMap::with_capacity(scan.len());
         for lease in scan {

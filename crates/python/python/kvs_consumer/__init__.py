@@ -14,11 +14,19 @@ connections) or from any GetMedia response, file or bytes::
         print(fragment.number, fragment.server_timestamp, len(fragment))
     for fragment in FragmentReader(get_media_response):
         frames = fragment.frames(every=10)
+
+Many streams in one process, with checkpoints that survive a restart::
+
+    from kvs_consumer import Fleet
+    with Fleet(prefix="door-", checkpoints="sqlite:doors.sqlite") as fleet:
+        for stream, fragment in fleet:
+            print(stream, fragment.number, fragment.redelivered)
 """
 
 from ._errors import KvsError, KvsStreamError, MediaError, MkvError
 from ._native import Document, Element, Fragment, FragmentReader, __version__
 from .consumer import Consumer
+from .fleet import Fleet
 from .kinesis_video_fragment_processor import KvsFragementProcessor, KvsFragmentProcessor
 from .kinesis_video_streams_parser import KvsConsumerLibrary
 
@@ -26,6 +34,7 @@ __all__ = [
     "Consumer",
     "Document",
     "Element",
+    "Fleet",
     "Fragment",
     "FragmentReader",
     "KvsConsumerLibrary",

@@ -55,6 +55,40 @@ class Consumer:
     @property
     def stats(self) -> Dict[str, Optional[int]]: ...
 
+class Fleet:
+    """Reads many streams, each fragment once and in order, with checkpoints.
+
+    Iterating yields ``(stream, fragment)``; a pair is handled (checkpointed, and its
+    stream's next fragment handed out) when the next one is asked for or at ``stop()``.
+    """
+
+    def __init__(
+        self,
+        streams: Optional[List[str]] = None,
+        prefix: Optional[str] = None,
+        all: bool = False,
+        endpoint: Optional[str] = None,
+        region: Optional[str] = None,
+        checkpoints: str = "sqlite:kvs-checkpoints.sqlite",
+        worker_id: Optional[str] = None,
+        failover: float = 10.0,
+        start: Union[str, Dict[str, Any]] = "now",
+        checkpoint_every: Optional[float] = None,
+        discovery_interval: float = 60.0,
+        credentials: Optional[Tuple[str, str, Optional[str]]] = None,
+    ) -> None: ...
+    def __iter__(self) -> "Fleet": ...
+    def __next__(self) -> Tuple[str, "Fragment"]: ...
+    def stop(self) -> None:
+        """Stops cleanly and waits: last checkpoints written, leases released; callable
+        from any thread."""
+    def events(self) -> List[Dict[str, Any]]:
+        """Lease events and stream errors since the last call, oldest first:
+        ``{"type": "lease", "stream", "worker", "event"}`` or
+        ``{"type": "error", "stream", "worker", "message", "code"}``."""
+    @property
+    def worker(self) -> str: ...
+
 class Fragment:
     """One fragment: a complete MKV "file" with its tags."""
 
@@ -77,6 +111,9 @@ class Fragment:
         """Every SimpleTag in order, repeats kept."""
     @property
     def bytes(self) -> builtins.bytes: ...
+    @property
+    def redelivered(self) -> bool:
+        """True when a ``Fleet`` may have handed this fragment out before a crash."""
     @property
     def index(self) -> int: ...
     @property
