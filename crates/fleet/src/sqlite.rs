@@ -73,6 +73,9 @@ impl Drop for Inner {
     }
 }
 
+/// A save waiting for its commit, and where to say how it went.
+type PendingSave = (String, Checkpoint, oneshot::Sender<Result<(), Error>>);
+
 /// What the connection's thread is asked to do.
 enum Request {
     Load(String, oneshot::Sender<Result<Option<Checkpoint>, Error>>),
@@ -85,18 +88,20 @@ impl SqliteStore {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref().to_owned();
         let connection = Connection::open(&path)?;
-        connection.pragma_update(None, "journal_mode", "WAL")?;
-        connection.pragma_update(None, "synchronous", "FULL")?;
-        connection.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        // Fail at once, not after SQLite's default 5 s wait, when another process holds it.
         connection.busy_timeout(std::time::Duration::ZERO)?;
-        // The first write takes the exclusive lock; do it now so that a second process
-        // fails here, not at its first checkpoint.
-        connection.execute_batch(SCHEMA).map_err(|e| match e {
+        let in_use = |e: rusqlite::Error| match e {
             rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy => {
                 Error::Config(format!("{} is in use by another process", path.display()))
             }
             e => Error::Sqlite(e),
-        })?;
+        };
+        connection.pragma_update(None, "journal_mode", "WAL").map_err(in_use)?;
+        connection.pragma_update(None, "synchronous", "FULL").map_err(in_use)?;
+        connection.pragma_update(None, "locking_mode", "EXCLUSIVE").map_err(in_use)?;
+        // The first write takes the exclusive lock; do it now so that a second process
+        // fails here, not at its first checkpoint.
+        connection.execute_batch(SCHEMA).map_err(in_use)?;
         let (requests, received) = mpsc::channel();
         let writer = std::thread::Builder::new()
             .name("kvs-checkpoints".into())
@@ -175,10 +180,7 @@ fn serve(mut connection: Connection, requests: mpsc::Receiver<Request>) {
     }
 }
 
-fn save_all(
-    connection: &mut Connection,
-    saves: &[(String, Checkpoint, oneshot::Sender<Result<(), Error>>)],
-) -> Result<(), rusqlite::Error> {
+fn save_all(connection: &mut Connection, saves: &[PendingSave]) -> Result<(), rusqlite::Error> {
     let written_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
@@ -262,7 +264,8 @@ mod tests {
             store.save("a", &checkpoint(1)).await.unwrap();
             store.save("b", &Checkpoint::default()).await.unwrap();
             store.save("a", &checkpoint(2)).await.unwrap();
-            assert!(SqliteStore::open(&path).is_err(), "the file is taken");
+            let taken = SqliteStore::open(&path).unwrap_err().to_string();
+            assert!(taken.contains("in use by another process"), "{taken}");
         }
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.load("a").await.unwrap(), Some(checkpoint(2)));

@@ -21,13 +21,20 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::{Lease, LeaseTable, LeaseTaker, Take, TakeKind};
+use super::{Lease, LeaseTable, LeaseTaker, Take, TakeKind, WORKER_KEY_PREFIX};
 use crate::Error;
 use crate::checkpoint::{Checkpoint, CheckpointStore};
 
-/// The failover time when none is chosen: a dead worker's streams are taken over within
-/// about 2 to 4 times this (two scans, 2 x failover apart, must see its counters stand
-/// still), like KCL's default.
+/// The failover time when none is chosen (KCL's default). A dead worker's streams are
+/// taken over within 2 x failover: failover plus one take interval.
+///
+/// Why the take interval is failover (0.8 to 1 times, jittered so that workers started
+/// together drift apart) and not KCL's 2 x failover: expiry is inferred from counters
+/// that stand still between two scans (no clocks compared across machines), so a
+/// takeover waits for up to two scan intervals after the last write; scanning every
+/// failover bounds that at 2 x failover, where KCL's interval allows 4 x. A scan of
+/// 500 leases costs about 40 read units, so this is a few thousand units per worker and
+/// hour.
 pub const DEFAULT_FAILOVER: Duration = Duration::from_secs(10);
 
 /// Shortest failover accepted: renewals run every failover/3 and a DynamoDB write takes
@@ -234,7 +241,7 @@ impl LeaseCoordinator {
         self.inner.streams_changed.notify_one();
     }
 
-    /// Renews the held leases every failover/3, and every 2 x failover (±10%, so that
+    /// Renews the held leases every failover/3, and every 0.8 to 1 x failover (so that
     /// workers started together drift apart) scans the table and takes this worker's
     /// share; acts on [`set_streams`](Self::set_streams) as it comes. Returns when `cancel`
     /// is cancelled, holding what it held: release explicitly with
@@ -253,6 +260,10 @@ impl LeaseCoordinator {
         let start = Instant::now();
         let mut next_renew = start + renew_every;
         let mut next_scan = start;
+        // Takes wait one renewal interval after the start, for the presence items of
+        // workers started at the same time to show in the scans.
+        let first_take = start + renew_every;
+        self.heartbeat().await;
         info!(worker = %self.inner.worker_id, table = %self.inner.table.name(), ?failover, "lease coordinator started");
         loop {
             tokio::select! {
@@ -265,20 +276,24 @@ impl LeaseCoordinator {
             if now >= next_renew {
                 next_renew = now + renew_every;
                 self.renew_held().await;
+                self.heartbeat().await;
             }
             if now >= next_scan {
-                match self.balance(&mut taker, &mut known).await {
+                match self.balance(&mut taker, &mut known, now >= first_take).await {
                     Ok(()) => scanned = true,
                     Err(e) => warn!(worker = %self.inner.worker_id, error = %e, "lease scan failed"),
                 }
-                next_scan = Instant::now() + (2 * failover).mul_f64(0.9 + 0.2 * fastrand::f64());
+                next_scan = Instant::now() + failover.mul_f64(0.8 + 0.2 * fastrand::f64());
+                if now < first_take {
+                    next_scan = first_take;
+                }
             }
             // Creations wait for a scan, so that a restart does not write one item per
             // stream when the items are all there.
             if scanned && self.sync_streams(&known).await {
                 // Leases the last scan did not show: take them now, not a scan interval
                 // later. Workers started together all get here, and race for them at once.
-                next_scan = Instant::now();
+                next_scan = Instant::now().max(first_take);
             }
         }
         info!(worker = %self.inner.worker_id, held = self.held_map().len(), "lease coordinator stopped");
@@ -290,6 +305,9 @@ impl LeaseCoordinator {
     /// [`run`](Self::run) returned. Failures are logged: those leases expire instead.
     pub async fn release_all(&self) {
         self.inner.closed.store(true, Ordering::SeqCst);
+        if let Err(e) = self.inner.table.leave(&self.inner.worker_id).await {
+            warn!(worker = %self.inner.worker_id, error = %e, "presence item not removed: it expires instead");
+        }
         let streams = self.held();
         self.concurrently(streams, |this, stream| async move {
             if let Err(e) = this.write(&stream, Write::Release).await {
@@ -344,6 +362,13 @@ impl LeaseCoordinator {
         results
     }
 
+    /// Writes this worker's presence item, so that others count it before it holds leases.
+    async fn heartbeat(&self) {
+        if let Err(e) = self.inner.table.heartbeat(&self.inner.worker_id).await {
+            warn!(worker = %self.inner.worker_id, error = %e, "presence heartbeat failed");
+        }
+    }
+
     /// Renews every held lease not written within half a renewal interval.
     async fn renew_held(&self) {
         let streams = self.held();
@@ -356,9 +381,14 @@ impl LeaseCoordinator {
     }
 
     /// Scans, observes, plans, takes.
-    async fn balance(&self, taker: &mut LeaseTaker, known: &mut HashSet<String>) -> Result<(), Error> {
+    async fn balance(
+        &self,
+        taker: &mut LeaseTaker,
+        known: &mut HashSet<String>,
+        take: bool,
+    ) -> Result<(), Error> {
         let began = Instant::now();
-        let scan = self.inner.table.scan().await?;
+        let scan = self.inner.table.scan_with_workers().await?;
         // Expiry is judged at the scan's start and counters first seen are dated at its end:
         // each value was read somewhere in between, and either way round it errs towards
         // "not expired yet".
@@ -366,12 +396,18 @@ impl LeaseCoordinator {
         *known = scan.iter().map(|l| l.key.clone()).collect();
         let selected = self.inner.streams.lock().unwrap_or_else(PoisonError::into_inner).selected.clone();
         let wanted: Vec<Lease> = match &selected {
-            Some(selected) => scan.into_iter().filter(|l| selected.contains(&l.key)).collect(),
+            Some(selected) => scan
+                .into_iter()
+                .filter(|l| selected.contains(&l.key) || l.key.starts_with(WORKER_KEY_PREFIX))
+                .collect(),
             None => scan,
         };
         let held: HashSet<String> = self.held_map().keys().cloned().collect();
         // A held lease that looks expired is one whose renewals keep failing: the renewal
         // path, not a take, finds out what became of it.
+        if !take {
+            return Ok(());
+        }
         let plan: Vec<Take> =
             taker.plan(&wanted, began).into_iter().filter(|t| !held.contains(&t.lease.key)).collect();
         self.concurrently(plan, |this, take| async move { this.take(take).await }).await;

@@ -27,6 +27,13 @@ pub use taker::{LeaseTaker, Take, TakeKind};
 
 use crate::checkpoint::Checkpoint;
 
+/// Keys of the workers' presence items in the lease table: `#worker:<id>`, owned by that
+/// worker, its counter bumped at every renewal tick. `#` cannot begin a stream name, so
+/// these never collide with leases. They let a worker count the fleet before anyone holds
+/// a lease, so that workers started together take a fair share each instead of one taking
+/// all and the others stealing one by one.
+pub(crate) const WORKER_KEY_PREFIX: &str = "#worker:";
+
 /// One stream's lease, as last read from or written to the lease table.
 ///
 /// `counter` is the fencing token: it moves on every write (take, renewal, checkpoint,

@@ -41,7 +41,7 @@ use aws_sdk_dynamodb::types::{
 };
 use tracing::{debug, info};
 
-use super::Lease;
+use super::{Lease, WORKER_KEY_PREFIX};
 use crate::Error;
 use crate::checkpoint::{Checkpoint, Handled};
 
@@ -191,6 +191,40 @@ impl LeaseTable {
     /// Every lease, read consistently (all pages). An item that cannot be read is an
     /// [`Error::BadCheckpoint`] naming its key.
     pub async fn scan(&self) -> Result<Vec<Lease>, Error> {
+        let mut items = self.scan_with_workers().await?;
+        items.retain(|l| !l.key.starts_with(WORKER_KEY_PREFIX));
+        Ok(items)
+    }
+
+    /// Marks `worker` present (its presence item, created if missing: owner = worker,
+    /// counter + 1). Unconditional: only that worker writes it.
+    pub async fn heartbeat(&self, worker: &str) -> Result<(), Error> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::KEY, AttributeValue::S(format!("{WORKER_KEY_PREFIX}{worker}")))
+            .update_expression(
+                "SET #owner = :worker, #switches = if_not_exists(#switches, :zero) ADD #counter :one",
+            )
+            .expression_attribute_names("#owner", attr::OWNER)
+            .expression_attribute_names("#switches", attr::SWITCHES)
+            .expression_attribute_names("#counter", attr::COUNTER)
+            .expression_attribute_values(":worker", AttributeValue::S(worker.to_owned()))
+            .expression_attribute_values(":zero", number(0))
+            .expression_attribute_values(":one", number(1))
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateItem", e))?;
+        Ok(())
+    }
+
+    /// Removes `worker`'s presence item (it is leaving).
+    pub async fn leave(&self, worker: &str) -> Result<(), Error> {
+        self.delete(&format!("{WORKER_KEY_PREFIX}{worker}")).await
+    }
+
+    /// The leases and the workers' presence items (keys `#worker:<id>`), read consistently.
+    pub(crate) async fn scan_with_workers(&self) -> Result<Vec<Lease>, Error> {
         let mut leases = Vec::new();
         let mut start = None;
         loop {

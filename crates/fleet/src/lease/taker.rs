@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::Lease;
+use super::{Lease, WORKER_KEY_PREFIX};
 
 /// Why a lease is in a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +121,8 @@ impl LeaseTaker {
 
     /// What this worker should try to take from `scan`, as of `now`.
     ///
-    /// The workers are the owners of unexpired leases plus this one; each should hold
+    /// The workers are the owners of unexpired leases and of unexpired presence items
+    /// (keys `#worker:<id>`, never taken) plus this one; each should hold
     /// `target = ceil(leases / workers)`. Below target, this worker takes available leases
     /// (unowned first, then expired), in random order so that workers starting together do
     /// not all race for the same items. Only when none is available does it steal, and then
@@ -129,21 +130,32 @@ impl LeaseTaker {
     /// the target and more than one more than this worker: a fleet within one of balance
     /// stays put, and moving a lease never just moves the imbalance.
     pub fn plan(&self, scan: &[Lease], now: Instant) -> Vec<Take> {
-        if scan.is_empty() {
-            return Vec::new();
-        }
         let mut held: HashMap<&str, Vec<&Lease>> = HashMap::new();
         held.insert(self.worker_id.as_str(), Vec::new());
         let mut unowned = Vec::new();
         let mut expired = Vec::new();
+        let mut leases = 0usize;
         for lease in scan {
+            if lease.key.starts_with(WORKER_KEY_PREFIX) {
+                // A worker present (its item's counter moves), holding leases or not.
+                if let Some(owner) = &lease.owner
+                    && !self.is_expired(lease, now)
+                {
+                    held.entry(owner.as_str()).or_default();
+                }
+                continue;
+            }
+            leases += 1;
             match &lease.owner {
                 None => unowned.push(lease),
                 Some(_) if self.is_expired(lease, now) => expired.push(lease),
                 Some(owner) => held.entry(owner.as_str()).or_default().push(lease),
             }
         }
-        let target = scan.len().div_ceil(held.len());
+        if leases == 0 {
+            return Vec::new();
+        }
+        let target = leases.div_ceil(held.len());
         let mine = held.get(self.worker_id.as_str()).map_or(0, Vec::len);
         if mine >= target {
             return Vec::new();
@@ -225,6 +237,29 @@ mod tests {
             taker.observe(&scanned, now);
             assert_eq!(taker.is_expired(&scanned[0], now), expired, "{name}");
         }
+    }
+
+    /// Three workers started together see each other's presence before any lease is
+    /// held: each takes its share of 30, not all of them.
+    #[test]
+    fn present_workers_count_before_they_hold_anything() {
+        let t0 = Instant::now();
+        let mut taker = LeaseTaker::new("me", F);
+        let mut scan = leases("s", None, 30);
+        for w in ["me", "w2", "w3"] {
+            scan.push(lease(&format!("{WORKER_KEY_PREFIX}{w}"), Some(w), 1));
+        }
+        taker.observe(&scan, t0);
+        let plan = taker.plan(&scan, t0);
+        assert_eq!(plan.len(), 10);
+        assert!(plan.iter().all(|t| !t.lease.key.starts_with(WORKER_KEY_PREFIX)));
+        // A presence item that stands still is a worker gone: the share grows again.
+        for l in scan.iter_mut().filter(|l| l.key.ends_with("w2") || l.key.ends_with("me")) {
+            l.counter += 1;
+        }
+        let later = t0 + 2 * F;
+        taker.observe(&scan, later);
+        assert_eq!(taker.plan(&scan, later).len(), 15);
     }
 
     #[test]
