@@ -120,6 +120,11 @@ impl Fleet {
         &self.worker
     }
 
+    /// A handle that stops the fleet from elsewhere (another task or thread).
+    pub fn stop_handle(&self) -> crate::StopHandle {
+        crate::StopHandle(self.cancel.clone())
+    }
+
     /// Asks every stream to stop after its outstanding delivery; events keep coming until
     /// all have stopped (last checkpoints written, leases released).
     pub fn stop(&self) {

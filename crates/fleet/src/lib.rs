@@ -6,7 +6,9 @@
 //! dropped without a restart) and reads each with its own `kvs-consumer` read, every
 //! fragment exactly once and in order, over one SDK configuration and one HTTP connection
 //! pool. What it hands out are [`Event`]s: fragments as [`Delivery`]s `(stream, fragment,
-//! redelivered)`, lease changes and per-stream errors.
+//! redelivered)`, lease changes and per-stream errors; as an async `Stream`
+//! ([`Fleet::next`]), a blocking iterator ([`BlockingFleet`]) or callbacks
+//! ([`FleetHandler`]), where a slow handler holds only its own stream.
 //!
 //! Checkpoints ([`CheckpointStore`]) record per stream the last fragment whose handler
 //! returned (a delivery is handled when it is dropped), so a restart resumes right after
@@ -41,6 +43,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod adapters;
 mod checkpoint;
 mod config;
 mod delivery;
@@ -50,6 +53,7 @@ pub mod lease;
 mod sqlite;
 mod tracker;
 
+pub use adapters::{BlockingFleet, FleetHandler, StopHandle};
 pub use checkpoint::{Checkpoint, CheckpointStore, Handled};
 pub use config::{FleetConfig, StreamSelection};
 pub use delivery::{Delivery, Event};

@@ -168,3 +168,74 @@ fn streams_created_later_are_found_and_deleted_ones_dropped() {
     rt.block_on(fleet.shutdown());
     server_rt.block_on(kvs.shutdown());
 }
+
+/// Records when each stream's fragments were handled; the `slow` stream's take a second.
+#[derive(Clone, Default)]
+struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<(String, Instant)>>>);
+
+impl kvs_fleet::FleetHandler for Recorder {
+    fn on_fragment(&self, delivery: &kvs_fleet::Delivery) {
+        if delivery.stream() == "slow" {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        self.0.lock().unwrap().push((delivery.stream().to_owned(), Instant::now()));
+    }
+}
+
+#[test]
+fn a_slow_handler_slows_only_its_own_stream() {
+    let (server_rt, kvs) = server();
+    let dir = tempfile::tempdir().unwrap();
+    for s in ["slow", "fast-1", "fast-2"] {
+        kvs.create_stream(s).unwrap();
+        kvs.ingest_mkv(s, kvs_mkv::testing::stream_of(5)).unwrap();
+    }
+    let rt = runtime();
+    let fleet = start(&rt, config(&kvs, StreamSelection::All), &dir.path().join("c.sqlite"));
+    let stop = fleet.stop_handle();
+    let recorder = Recorder::default();
+    let started = Instant::now();
+    let running = rt.spawn(fleet.run_handler(recorder.clone()));
+    let count = |stream: &str| recorder.0.lock().unwrap().iter().filter(|(s, _)| s == stream).count();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count("fast-1") < 5 || count("fast-2") < 5 {
+        assert!(Instant::now() < deadline, "the fast streams were held up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // All ten fast fragments were handled while the slow stream was still on its first.
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(count("slow") <= 2, "slow handled {}", count("slow"));
+    stop.stop();
+    rt.block_on(running).unwrap();
+    // The slow stream's handler finished what it had: handled fragments in order, once.
+    let slow = count("slow");
+    assert!((1..5).contains(&slow), "{slow}");
+    server_rt.block_on(kvs.shutdown());
+}
+
+#[test]
+fn a_blocking_fleet_iterates_and_stops_when_dropped() {
+    let (server_rt, kvs) = server();
+    let dir = tempfile::tempdir().unwrap();
+    kvs.create_stream("door").unwrap();
+    let numbers = kvs.ingest_mkv("door", kvs_mkv::testing::stream_of(3)).unwrap();
+    let db = dir.path().join("c.sqlite");
+    let cfg = config(&kvs, StreamSelection::Names(vec!["door".into()]));
+    let store = SqliteStore::open(&db).unwrap();
+    let fleet = kvs_fleet::BlockingFleet::new(|| Fleet::start(cfg, store)).unwrap();
+    let got: Vec<FragmentNumber> = fleet
+        .filter_map(|e| match e {
+            Event::Fragment(d) => d.fragment().kvs().fragment_number.clone(),
+            _ => None,
+        })
+        .take(3)
+        .collect();
+    assert_eq!(got, numbers);
+    // Dropped: stopped cleanly, the file is free again and the checkpoint says 3 handled.
+    let rt = runtime();
+    let store = SqliteStore::open(&db).unwrap();
+    let saved = rt.block_on(kvs_fleet::CheckpointStore::load(&store, "door")).unwrap().unwrap();
+    assert_eq!(saved.handled.unwrap().fragment_number, numbers[2]);
+    assert_eq!(saved.in_flight, None);
+    server_rt.block_on(kvs.shutdown());
+}
