@@ -194,6 +194,11 @@ fn moto() -> Option<(Process, String)> {
     Some((process, format!("http://127.0.0.1:{port}")))
 }
 
+/// The arguments of a worker on the DynamoDB lease table, failover 3 s.
+fn leased(endpoint: &str) -> [&str; 8] {
+    ["--prefix", "cam", "--endpoint", endpoint, "--checkpoints", "dynamodb:kvs-leases", "--failover", "3"]
+}
+
 /// The simulation of the issue: 30 live streams, 3 workers on DynamoDB leases, one killed
 /// with SIGKILL after 10 s, one stopped with SIGTERM later, 30 s in all.
 #[test]
@@ -210,22 +215,8 @@ fn three_workers_on_dynamodb_share_30_streams_through_kill_9_and_sigterm() {
         ("AWS_REGION", "us-east-1"),
     ];
     let lines = Arc::new(Mutex::new(Vec::new()));
-    let mut workers: Vec<Worker> = ["w1", "w2", "w3"]
-        .iter()
-        .map(|w| {
-            let args = [
-                "--prefix",
-                "cam",
-                "--endpoint",
-                &endpoint,
-                "--checkpoints",
-                "dynamodb:kvs-leases",
-                "--failover",
-                "3",
-            ];
-            Worker::start(w, &args, &env, &lines)
-        })
-        .collect();
+    let mut workers: Vec<Worker> =
+        ["w1", "w2", "w3"].iter().map(|w| Worker::start(w, &leased(&endpoint), &env, &lines)).collect();
 
     std::thread::sleep(Duration::from_secs(10));
     let held_by = |lines: &[Line], worker: &str| -> BTreeSet<String> {
@@ -261,17 +252,7 @@ fn three_workers_on_dynamodb_share_30_streams_through_kill_9_and_sigterm() {
     let end = unix_now();
     // A fourth worker takes every released lease at once and goes on where w3 stopped:
     // what w3 had not read yet is read now, and nothing it handled comes again.
-    let args = [
-        "--prefix",
-        "cam",
-        "--endpoint",
-        &endpoint,
-        "--checkpoints",
-        "dynamodb:kvs-leases",
-        "--failover",
-        "3",
-    ];
-    let mut last = Worker::start("w4", &args, &env, &lines);
+    let mut last = Worker::start("w4", &leased(&endpoint), &env, &lines);
     std::thread::sleep(Duration::from_secs(6));
     last.terminate();
 

@@ -306,19 +306,10 @@ pub(crate) fn clock(unix_millis: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
 
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: Args,
-    }
-
     fn plan(args: &[&str]) -> anyhow::Result<Plan> {
-        let cli = Cli::try_parse_from(std::iter::once("consume").chain(args.iter().copied()))?;
-        Plan::new(cli.args)
+        Plan::new(crate::cmd::parse_args(args)?)
     }
 
     #[test]
@@ -389,7 +380,7 @@ mod tests {
             "--save-mkv",
             dir.path().to_str().unwrap(),
         ];
-        run(Cli::try_parse_from(std::iter::once("consume").chain(args)).unwrap().args).unwrap();
+        run(crate::cmd::parse_args(&args).unwrap()).unwrap();
         let mut saved: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

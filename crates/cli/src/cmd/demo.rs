@@ -228,18 +228,10 @@ fn print_summary(s: &Summary, stats: &kvs_consumer::Snapshot, filmed: u64, elaps
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
 
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: Args,
-    }
-
     fn plan(args: &[&str]) -> anyhow::Result<Plan> {
-        Plan::new(Cli::try_parse_from(std::iter::once("demo").chain(args.iter().copied()))?.args)
+        Plan::new(crate::cmd::parse_args(args)?)
     }
 
     #[test]
@@ -292,7 +284,7 @@ mod tests {
             "--every",
             "5",
         ];
-        run(Cli::try_parse_from(std::iter::once("demo").chain(args)).unwrap().args).unwrap();
+        run(crate::cmd::parse_args(&args).unwrap()).unwrap();
         let mut mkvs = Vec::new();
         for entry in std::fs::read_dir(&out).unwrap() {
             let path = entry.unwrap().path();

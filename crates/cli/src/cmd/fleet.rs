@@ -364,19 +364,10 @@ impl Output {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
 
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: Args,
-    }
-
     fn plan(args: &[&str]) -> anyhow::Result<Plan> {
-        let cli = Cli::try_parse_from(std::iter::once("fleet").chain(args.iter().copied()))?;
-        Plan::new(cli.args)
+        Plan::new(crate::cmd::parse_args(args)?)
     }
 
     #[test]

@@ -7,3 +7,11 @@ pub mod fleet;
 pub mod frames;
 pub mod inspect;
 pub mod serve;
+
+/// Parses a subcommand's arguments the way `kvs` does, for its unit tests.
+#[cfg(test)]
+pub(crate) fn parse_args<A: clap::Args + clap::FromArgMatches>(args: &[&str]) -> Result<A, clap::Error> {
+    let command = A::augment_args(clap::Command::new("kvs-test"));
+    let matches = command.try_get_matches_from(std::iter::once("kvs-test").chain(args.iter().copied()))?;
+    A::from_arg_matches(&matches)
+}
