@@ -239,3 +239,49 @@ fn a_blocking_fleet_iterates_and_stops_when_dropped() {
     assert_eq!(saved.in_flight, None);
     server_rt.block_on(kvs.shutdown());
 }
+
+#[test]
+fn a_failing_stream_backs_off_alone_and_recovers() {
+    let (server_rt, kvs) = server();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ingested = BTreeMap::new();
+    for s in ["broken", "ok-1", "ok-2"] {
+        kvs.create_stream(s).unwrap();
+        ingested.insert(s.to_owned(), kvs.ingest_mkv(s, kvs_mkv::testing::stream_of(3)).unwrap());
+    }
+    let refuse = kvs_local::Faults {
+        refuse_next: Some((u32::MAX, kvs_local::RefuseWith::NotAuthorized)),
+        ..kvs_local::Faults::default()
+    };
+    kvs.set_faults("broken", refuse);
+    let rt = runtime();
+    let mut fleet = start(&rt, config(&kvs, StreamSelection::All), &dir.path().join("c.sqlite"));
+    // The healthy streams deliver everything while the broken one fails, again and again.
+    let mut errors = 0;
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while got.len() < 6 || errors < 2 {
+        assert!(Instant::now() < deadline, "{} fragments, {errors} errors", got.len());
+        match fleet.blocking_next() {
+            Some(Event::Fragment(d)) => {
+                got.push((d.stream().to_owned(), d.fragment().kvs().fragment_number.clone().unwrap(), false))
+            }
+            Some(Event::Error { stream, error }) => {
+                assert_eq!(stream, "broken");
+                assert!(matches!(error, kvs_consumer::Error::NotAuthorized { .. }), "{error}");
+                errors += 1;
+            }
+            _ => {}
+        }
+    }
+    let healthy = by_stream(&got);
+    assert_eq!(healthy.get("ok-1"), ingested.get("ok-1"));
+    assert_eq!(healthy.get("ok-2"), ingested.get("ok-2"));
+    assert!(!healthy.contains_key("broken"));
+    // Fixed: at its next restart it delivers everything, once.
+    kvs.set_faults("broken", kvs_local::Faults::default());
+    let recovered = take(&mut fleet, 3);
+    assert_eq!(by_stream(&recovered).get("broken"), ingested.get("broken"));
+    rt.block_on(fleet.shutdown());
+    server_rt.block_on(kvs.shutdown());
+}
