@@ -39,7 +39,7 @@ pub struct Delivery {
     /// Set when the application took it from the fleet: a delivery dropped before that
     /// (at shutdown) was never handled.
     pub(crate) received: bool,
-    pub(crate) done: Option<oneshot::Sender<bool>>,
+    pub(crate) done: Option<oneshot::Sender<Outcome>>,
     pub(crate) _budget: OwnedSemaphorePermit,
 }
 
@@ -60,9 +60,29 @@ impl Delivery {
         self.redelivered
     }
 
+    /// Gives the fragment back unhandled (its handler failed): it is not checkpointed,
+    /// and it comes again at once, flagged [`redelivered`](Self::redelivered), as do the
+    /// stream's later fragments after it. Dropping a delivery instead marks it handled.
+    pub fn abandon(mut self) {
+        if let Some(done) = self.done.take() {
+            let _ = done.send(Outcome::Abandoned);
+        }
+    }
+
     pub(crate) fn mark_received(&mut self) {
         self.received = true;
     }
+}
+
+/// How a delivery ended, as its stream task learns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The application dropped it: handled.
+    Handled,
+    /// The application gave it back with [`Delivery::abandon`].
+    Abandoned,
+    /// It was dropped before the application took it (at shutdown).
+    NotReceived,
 }
 
 impl fmt::Debug for Delivery {
@@ -79,7 +99,7 @@ impl Drop for Delivery {
     fn drop(&mut self) {
         if let Some(done) = self.done.take() {
             // The stream task may be gone (its lease lost): nothing to tell then.
-            let _ = done.send(self.received);
+            let _ = done.send(if self.received { Outcome::Handled } else { Outcome::NotReceived });
         }
     }
 }

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::checkpoint::{Checkpoint, CheckpointStore};
-use crate::delivery::{Delivery, Event};
+use crate::delivery::{Delivery, Event, Outcome};
 use crate::lease::{LeaseCoordinator, LeaseEvent, LeaseEventKind, LeaseTable};
 use crate::tracker::CheckpointTracker;
 use crate::{Error, FleetConfig, StreamSelection};
@@ -132,10 +132,17 @@ impl Fleet {
     }
 
     /// Stops and waits: deliveries not taken yet are dropped unhandled (they come again
-    /// after a restart, not flagged).
-    pub async fn shutdown(mut self) {
+    /// after a restart, not flagged). Returns the other events that came meanwhile (the
+    /// leases released, for one).
+    pub async fn shutdown(mut self) -> Vec<Event> {
         self.cancel.cancel();
-        while self.events.recv().await.is_some() {}
+        let mut rest = Vec::new();
+        while let Some(event) = self.events.recv().await {
+            if !matches!(event, Event::Fragment(_)) {
+                rest.push(event);
+            }
+        }
+        rest
     }
 }
 
@@ -317,6 +324,8 @@ enum Stop {
     LeaseLost,
     /// The stream no longer exists.
     Gone,
+    /// The application gave a fragment back: read again from the last handled one.
+    Abandoned,
 }
 
 /// One stream's read, deliveries and checkpoints.
@@ -348,7 +357,7 @@ impl<S: CheckpointStore + Clone> StreamTask<S> {
         };
         let mut tracker = CheckpointTracker::new(self.shared.config.checkpoint, recovered);
         let stop = self.read(&mut tracker).await;
-        if matches!(stop, Stop::Cancelled | Stop::Gone)
+        if matches!(stop, Stop::Cancelled | Stop::Gone | Stop::Abandoned)
             && let Some(last) = tracker.final_checkpoint(Instant::now())
         {
             let _ = self.save(&last).await;
@@ -442,8 +451,10 @@ impl<S: CheckpointStore + Clone> StreamTask<S> {
                         None => break None,
                         Some(Ok(fragment)) => {
                             failures = 0;
-                            if let Err(stop) = self.hand_out(tracker, fragment).await {
-                                return stop;
+                            match self.hand_out(tracker, fragment).await {
+                                Ok(()) => {}
+                                Err(Stop::Abandoned) => break Some(()),
+                                Err(stop) => return stop,
                             }
                         }
                         Some(Err(error)) => {
@@ -500,11 +511,15 @@ impl<S: CheckpointStore + Clone> StreamTask<S> {
         // Not raced with `cancel`: a stop lets the handler finish, so that the last
         // checkpoint names what it handled.
         match handled.await {
-            Ok(true) => {
+            Ok(Outcome::Handled) => {
                 tracker.handled_fragment(&fragment, Instant::now());
                 Ok(())
             }
-            _ => Err(Stop::Cancelled),
+            Ok(Outcome::Abandoned) => {
+                tracker.abandoned_fragment(&fragment);
+                Err(Stop::Abandoned)
+            }
+            Ok(Outcome::NotReceived) | Err(_) => Err(Stop::Cancelled),
         }
     }
 

@@ -18,7 +18,7 @@
 
 use std::time::{Duration, Instant};
 
-use kvs_mkv::Fragment;
+use kvs_mkv::{Fragment, FragmentNumber};
 
 use crate::checkpoint::{Checkpoint, Handled};
 
@@ -56,6 +56,9 @@ pub(crate) struct CheckpointTracker {
     last_write: Option<Instant>,
     /// When the last handler returned, if no write has covered it since.
     unwritten_since: Option<Instant>,
+    /// A fragment the application gave back unhandled: it comes again, flagged, and the
+    /// last checkpoint keeps it in flight.
+    abandoned: Option<FragmentNumber>,
 }
 
 impl CheckpointTracker {
@@ -68,6 +71,7 @@ impl CheckpointTracker {
             recovered,
             last_write: None,
             unwritten_since: None,
+            abandoned: None,
         }
     }
 
@@ -76,11 +80,20 @@ impl CheckpointTracker {
         self.handled.as_ref()
     }
 
-    /// Whether `fragment` may have been handed out before this owner started.
+    /// Whether `fragment` may have been handed out before: before this owner started, or
+    /// by this owner and given back unhandled.
     pub(crate) fn is_redelivered(&self, fragment: &Fragment) -> bool {
         let kvs = fragment.kvs();
         let Some(number) = &kvs.fragment_number else { return false };
-        self.recovered.may_have_delivered(number, kvs.server_timestamp.as_ref().map(|t| t.unix_millis()))
+        self.abandoned.as_ref().is_some_and(|a| number <= a)
+            || self
+                .recovered
+                .may_have_delivered(number, kvs.server_timestamp.as_ref().map(|t| t.unix_millis()))
+    }
+
+    /// The application gave `fragment` back unhandled.
+    pub(crate) fn abandoned_fragment(&mut self, fragment: &Fragment) {
+        self.abandoned = fragment.kvs().fragment_number.clone();
     }
 
     /// The checkpoint to write before `fragment` is handed out, if one is needed.
@@ -119,6 +132,9 @@ impl CheckpointTracker {
     pub(crate) fn handled_fragment(&mut self, fragment: &Fragment, now: Instant) {
         let kvs = fragment.kvs();
         let Some(number) = kvs.fragment_number.clone() else { return };
+        if self.abandoned.as_ref().is_some_and(|a| *a <= number) {
+            self.abandoned = None;
+        }
         let token = kvs.continuation_token.clone().unwrap_or_else(|| number.as_str().to_owned());
         self.handled = Some(Handled {
             fragment_number: number,
@@ -154,9 +170,10 @@ impl CheckpointTracker {
     }
 
     /// The checkpoint of a clean stop, if it differs from the last one written: the last
-    /// handled fragment, nothing in flight.
+    /// handled fragment, nothing in flight but a fragment given back unhandled.
     pub(crate) fn final_checkpoint(&mut self, now: Instant) -> Option<Checkpoint> {
-        let last = Checkpoint { handled: self.handled.clone(), in_flight: None, horizon_ms: None };
+        let last =
+            Checkpoint { handled: self.handled.clone(), in_flight: self.abandoned.clone(), horizon_ms: None };
         (last != self.written).then(|| self.wrote(last, now))
     }
 
@@ -176,7 +193,7 @@ impl CheckpointTracker {
 
     /// The fragment number of the last handled fragment, if any.
     #[cfg(test)]
-    fn handled_number(&self) -> Option<&kvs_mkv::FragmentNumber> {
+    fn handled_number(&self) -> Option<&FragmentNumber> {
         self.handled.as_ref().map(|h| &h.fragment_number)
     }
 }
@@ -198,7 +215,7 @@ mod tests {
         Fragment::from_bytes(w.into_bytes()).unwrap()
     }
 
-    fn num(n: u64) -> kvs_mkv::FragmentNumber {
+    fn num(n: u64) -> FragmentNumber {
         kvs_mkv::testing::fragment_number(n).parse().unwrap()
     }
 
@@ -242,6 +259,29 @@ mod tests {
         assert_eq!((idle.handled.unwrap().fragment_number, idle.in_flight), (num(7), None));
         assert!(t.poll_idle(t0 + IDLE_FLUSH * 3).is_none(), "written once");
         assert!(t.final_checkpoint(t0 + IDLE_FLUSH * 3).is_none(), "nothing new to write at the stop");
+    }
+
+    #[test]
+    fn a_fragment_given_back_comes_again_flagged_and_stays_in_flight_at_a_stop() {
+        let t0 = Instant::now();
+        let mut t = CheckpointTracker::new(CheckpointPolicy::EveryFragment, None);
+        let (one, two) = (fragment(1, 1000), fragment(2, 2000));
+        t.before_hand_out(&one, t0, 0).unwrap();
+        t.handled_fragment(&one, t0);
+        let written = t.before_hand_out(&two, t0, 0).unwrap();
+        t.abandoned_fragment(&two);
+        assert!(t.is_redelivered(&two) && !t.is_redelivered(&fragment(3, 3000)));
+        // A stop now writes nothing: what was written before handing 2 out still holds.
+        assert_eq!(t.final_checkpoint(t0), None);
+        assert_eq!(
+            (written.handled.clone().unwrap().fragment_number, written.in_flight.clone()),
+            (num(1), Some(num(2)))
+        );
+        let next_run = CheckpointTracker::new(CheckpointPolicy::EveryFragment, Some(written));
+        assert!(next_run.is_redelivered(&two));
+        t.before_hand_out(&two, t0, 0).unwrap();
+        t.handled_fragment(&two, t0);
+        assert!(!t.is_redelivered(&two), "handled at last");
     }
 
     #[test]

@@ -285,3 +285,29 @@ fn a_failing_stream_backs_off_alone_and_recovers() {
     rt.block_on(fleet.shutdown());
     server_rt.block_on(kvs.shutdown());
 }
+
+#[test]
+fn an_abandoned_fragment_comes_again_flagged_and_the_stream_goes_on() {
+    let (server_rt, kvs) = server();
+    let dir = tempfile::tempdir().unwrap();
+    kvs.create_stream("door").unwrap();
+    let numbers = kvs.ingest_mkv("door", kvs_mkv::testing::stream_of(3)).unwrap();
+    let rt = runtime();
+    let mut fleet =
+        start(&rt, config(&kvs, StreamSelection::Names(vec!["door".into()])), &dir.path().join("c.sqlite"));
+    assert_eq!(take(&mut fleet, 1)[0].1, numbers[0]);
+    let second = loop {
+        if let Some(Event::Fragment(d)) = fleet.blocking_next() {
+            break d;
+        }
+    };
+    assert_eq!(second.fragment().kvs().fragment_number.as_ref(), Some(&numbers[1]));
+    second.abandon();
+    let again = take(&mut fleet, 2);
+    assert_eq!(
+        again,
+        [("door".into(), numbers[1].clone(), true), ("door".into(), numbers[2].clone(), false)]
+    );
+    rt.block_on(fleet.shutdown());
+    server_rt.block_on(kvs.shutdown());
+}

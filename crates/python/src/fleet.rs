@@ -58,9 +58,15 @@ impl Running {
     /// handed out yet are dropped unhandled: the next run reads them. A signal's exception
     /// (a second Ctrl-C) abandons the wait, like a crash: nothing is lost, the last
     /// fragments may come again, flagged `redelivered`.
-    fn close(self, py: Python<'_>) -> PyResult<()> {
+    /// `handled: false` gives the held pair back instead (its loop body failed): it is
+    /// not checkpointed and comes again, flagged. Returns the lease changes and errors
+    /// that came while stopping.
+    fn close(self, py: Python<'_>, handled: bool) -> PyResult<Vec<Event>> {
         let Running { runtime, fleet, held } = self;
-        drop(held);
+        match held {
+            Some(delivery) if !handled => delivery.abandon(),
+            held => drop(held),
+        }
         let stopped = block_on(py, &runtime, fleet.shutdown());
         runtime.shutdown_background();
         stopped
@@ -213,10 +219,12 @@ impl Fleet {
         }
         loop {
             if self.stopping.load(Ordering::Relaxed) {
-                return match guard.take() {
-                    Some(running) => running.close(py).map(|()| None),
-                    None => Ok(None),
-                };
+                if let Some(running) = guard.take() {
+                    for event in running.close(py, true)? {
+                        self.record(event);
+                    }
+                }
+                return Ok(None);
             }
             let Some(running) = guard.as_mut() else { return Ok(None) };
             let Running { runtime, fleet, .. } = running;
@@ -255,10 +263,12 @@ impl Fleet {
         }
     }
 
-    /// Stops cleanly and waits until done: the pair being handled counts as handled, every
+    /// Stops cleanly and waits until done: the pair being handled counts as handled
+    /// (unless `handled=False`: then it comes again at the next run, flagged), every
     /// stream writes its last checkpoint and releases its lease, and iteration ends. Safe
     /// to call from any thread, also while another one waits in `next()`.
-    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+    #[pyo3(signature = (handled = true))]
+    fn stop(&self, py: Python<'_>, handled: bool) -> PyResult<()> {
         self.stopping.store(true, Ordering::Relaxed);
         self.stop.notify_one();
         // A thread waiting in `__next__` sees the flag within a slice and stops the fleet
@@ -273,10 +283,12 @@ impl Fleet {
                 }
             }
         };
-        match guard.take() {
-            Some(running) => running.close(py),
-            None => Ok(()),
+        if let Some(running) = guard.take() {
+            for event in running.close(py, handled)? {
+                self.record(event);
+            }
         }
+        Ok(())
     }
 
     /// The lease events and stream errors since the last call (the last 1000 at most),

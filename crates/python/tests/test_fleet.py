@@ -129,6 +129,23 @@ def test_stop_in_the_loop_body_counts_that_pair_as_handled(serve, tmp_path):
         assert take(second, 2) == [("door", n, False) for n in numbers[2:]]
 
 
+def test_a_body_that_raises_gives_its_pair_back(serve, tmp_path):
+    server = serve("--idle-timeout", "0.3")
+    db = tmp_path / "checkpoints.sqlite"
+    numbers = ingest(server, ["door"], 3)["door"]
+    seen = []
+    with pytest.raises(RuntimeError, match="handler failed"):
+        with fleet(server, db, streams=["door"]) as first:
+            for stream, fragment in first:
+                seen.append(fragment.number)
+                if len(seen) == 2:
+                    raise RuntimeError("handler failed")
+    assert seen == numbers[:2]
+    with fleet(server, db, streams=["door"]) as second:
+        # The second pair again, flagged: its body never finished.
+        assert take(second, 2) == [("door", numbers[1], True), ("door", numbers[2], False)]
+
+
 def test_a_fleet_dropped_without_stop_still_stops_cleanly(serve, tmp_path):
     server = serve("--idle-timeout", "0.3")
     db = tmp_path / "checkpoints.sqlite"

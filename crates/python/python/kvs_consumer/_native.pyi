@@ -79,9 +79,10 @@ class Fleet:
     ) -> None: ...
     def __iter__(self) -> "Fleet": ...
     def __next__(self) -> Tuple[str, "Fragment"]: ...
-    def stop(self) -> None:
+    def stop(self, handled: bool = True) -> None:
         """Stops cleanly and waits: last checkpoints written, leases released; callable
-        from any thread."""
+        from any thread. ``handled=False`` gives the pair being handled back: it comes
+        again at the next run, flagged ``redelivered``."""
     def events(self) -> List[Dict[str, Any]]:
         """Lease events and stream errors since the last call, oldest first:
         ``{"type": "lease", "stream", "worker", "event"}`` or

@@ -45,8 +45,8 @@ class Fleet(_NativeFleet):
     for a fragment that may have been handed out before a crash: handle it idempotently.
     Lease changes and per-stream errors are not raised; ``events()`` returns them.
 
-    ``with Fleet(...) as fleet:`` stops cleanly on exit (the pair being handled counts as
-    handled, also when the body raised). ``async for stream, fragment in fleet`` waits in
+    ``with Fleet(...) as fleet:`` stops cleanly on exit: the pair being handled counts as
+    handled, unless the body raised (then it comes again at the next run, flagged). ``async for stream, fragment in fleet`` waits in
     a worker thread, so the event loop keeps running.
     """
 
@@ -65,5 +65,6 @@ class Fleet(_NativeFleet):
     def __enter__(self) -> "Fleet":
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
-        self.stop()
+    def __exit__(self, exc_type: Any, *exc_info: Any) -> None:
+        # A body that raised did not handle its pair: it comes again at the next run.
+        self.stop(handled=exc_type is None)
