@@ -7,10 +7,12 @@
 //! selection and encoding belong to `kvs-media`; where the output directory comes from
 //! (`--out`, `--frames-out`, `<out>/frames`) and what is printed belong to each command.
 
+use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use indicatif::ProgressBar;
 use kvs_media::{Error, FrameDecoder, ImageFormat, Selection, Stats, VideoOptions};
 use kvs_mkv::Fragment;
 
@@ -74,9 +76,12 @@ impl ImageArgs {
 /// Decodes fragments and writes their selected frames into one directory.
 ///
 /// A fragment that cannot be decoded at all because of its codec or a missing video track
-/// is an error (the stream will not get better); other whole-fragment problems are logged
-/// and the fragment skipped; frames that fail are logged and counted. Failing to write a
-/// file is an error.
+/// is skipped and counted ([`undecodable`](Self::undecodable)), with one warning on
+/// standard error per reason (per codec and track): a capture may concatenate streams of
+/// several codecs, and the fragments this build can decode are still worth saving.
+/// Whether saving nothing is an error is each command's decision. Other whole-fragment
+/// problems are logged and the fragment skipped; frames that fail are logged and counted.
+/// Failing to write a file is an error.
 #[derive(Debug)]
 pub struct ImageSaver {
     decoder: FrameDecoder,
@@ -84,6 +89,11 @@ pub struct ImageSaver {
     format: ImageFormat,
     written: u64,
     frame_errors: u64,
+    /// Fragments skipped because their video cannot be decoded, by reason (the error's
+    /// text, which names the codec and track): the first of each reason is warned about.
+    undecodable: BTreeMap<String, u64>,
+    /// The progress bar warnings are printed around, so that it does not draw over them.
+    progress: ProgressBar,
 }
 
 impl ImageSaver {
@@ -99,7 +109,14 @@ impl ImageSaver {
             format: args.image_format(),
             written: 0,
             frame_errors: 0,
+            undecodable: BTreeMap::new(),
+            progress: ProgressBar::hidden(),
         })
+    }
+
+    /// Prints warnings around `progress` (hidden while they are printed) instead of over it.
+    pub fn report_through(&mut self, progress: &ProgressBar) {
+        self.progress = progress.clone();
     }
 
     /// Decodes `fragment` and writes its selected frames; returns how many images it wrote.
@@ -131,7 +148,8 @@ impl ImageSaver {
         let errors = match result {
             Ok(errors) => errors,
             Err(e @ (Error::UnsupportedCodec { .. } | Error::NoVideoTrack(_))) => {
-                return Err(e).with_context(|| format!("fragment {}", fragment.index()));
+                self.skip_undecodable(fragment, &e);
+                return Ok(written);
             }
             Err(e) => {
                 tracing::warn!(fragment = fragment.index(), error = %e, "fragment skipped");
@@ -143,6 +161,23 @@ impl ImageSaver {
         }
         self.frame_errors += errors.len() as u64;
         Ok(written)
+    }
+
+    /// Counts a fragment that cannot be decoded at all, warning at the first of its reason.
+    fn skip_undecodable(&mut self, fragment: &Fragment, error: &Error) {
+        let count = self.undecodable.entry(error.to_string()).or_insert(0);
+        if *count == 0 {
+            let hint = match error {
+                Error::UnsupportedCodec { .. } if !cfg!(feature = "ffmpeg") => {
+                    " (this build decodes H.264 only; the `ffmpeg` feature adds H.265 and others)"
+                }
+                _ => "",
+            };
+            self.progress.suspend(|| {
+                eprintln!("kvs: skipping fragments with {error}{hint}, from fragment {}", fragment.index());
+            });
+        }
+        *count += 1;
     }
 
     /// The directory images go to.
@@ -158,6 +193,17 @@ impl ImageSaver {
     /// Frames that failed to decode, convert or encode so far.
     pub fn frame_errors(&self) -> u64 {
         self.frame_errors
+    }
+
+    /// Fragments skipped so far because their video cannot be decoded at all.
+    pub fn undecodable(&self) -> u64 {
+        self.undecodable.values().sum()
+    }
+
+    /// Why fragments could not be decoded, e.g. `unsupported codec "V_MS/VFW/FOURCC" on
+    /// track 1`, with how many fragments each.
+    pub fn undecodable_reasons(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.undecodable.iter().map(|(reason, &n)| (reason.as_str(), n))
     }
 
     /// The decoder's counters.

@@ -289,8 +289,15 @@ fn list_streams(shared: &Shared, request: Value) -> ApiResult {
 
 fn delete_stream(shared: &Shared, request: Value) -> ApiResult {
     let stream = parse::<StreamRef>(request)?.resolve(&shared.store)?;
-    shared.store.delete(&stream.info.name);
-    json_response(json!({}))
+    match shared.store.delete(&stream.info.name) {
+        Ok(_) => json_response(json!({})),
+        // Deleted by another call since it was resolved.
+        Err(crate::Error::StreamNotFound(_)) => Err(ApiError::not_found()),
+        Err(e) => {
+            tracing::error!(error = %e, "DeleteStream failed");
+            Err(ApiError::refused(RefuseWith::InternalError, e.to_string()))
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]

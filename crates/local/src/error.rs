@@ -1,5 +1,7 @@
 //! The one error type of this crate.
 
+use std::path::PathBuf;
+
 /// What went wrong in the local server or one of its helpers.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -25,6 +27,30 @@ pub enum Error {
     /// The directory store holds something it cannot read back.
     #[error("directory store: {0}")]
     Store(String),
+    /// A stream's directory could not be renamed to its tombstone, so the stream was not
+    /// deleted: it stays, whole, in memory and on disk.
+    #[error("stream {stream:?} not deleted: cannot rename {} to {}: {source}", dir.display(), tombstone.display())]
+    DeleteFailed {
+        /// Name of the stream.
+        stream: String,
+        /// The stream's directory.
+        dir: PathBuf,
+        /// The tombstone name it was to be renamed to.
+        tombstone: PathBuf,
+        /// Why the rename failed.
+        source: std::io::Error,
+    },
+    /// Two directories of the store hold a stream of the same name: the server refuses to
+    /// start rather than pick one.
+    #[error("directory store: stream {name:?} is in both {} and {}", first.display(), second.display())]
+    DuplicateStream {
+        /// The stream name both `stream.json` files give.
+        name: String,
+        /// One directory holding it.
+        first: PathBuf,
+        /// The other directory holding it.
+        second: PathBuf,
+    },
     /// A camera configuration that cannot be encoded.
     #[error("invalid camera configuration: {0}")]
     Camera(String),

@@ -138,8 +138,10 @@ impl LocalKvs {
     }
 
     /// Deletes a stream; its open GetMedia responses get an in-band error (3002) and end.
+    /// With [`Config::data_dir`], fails with [`Error::DeleteFailed`] (the stream staying
+    /// whole) if its directory cannot be set aside.
     pub fn delete_stream(&self, name: &str) -> Result<(), Error> {
-        self.shared.store.delete(name).map(|_| ()).ok_or_else(|| Error::StreamNotFound(name.to_owned()))
+        self.shared.store.delete(name).map(|_| ())
     }
 
     fn stream(&self, name: &str) -> Result<Arc<Stream>, Error> {

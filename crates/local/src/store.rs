@@ -26,6 +26,11 @@ const NUMBER_PREFIX: &str = "9134385233";
 const COUNTER_DIGITS: usize = 38;
 const FRAGMENT_MAGIC: &[u8; 8] = b"KVSFRAG1";
 const FRAGMENT_EXT: &str = "frag";
+/// A stream directory renamed to `<dir>.deleted-<n>` is a tombstone: the stream is
+/// deleted, and what is left of the directory is removed at the next start.
+const TOMBSTONE_MARK: &str = ".deleted-";
+/// Free names tried for a stream directory or a tombstone before giving up.
+const MAX_NAME_TRIES: u32 = 1000;
 
 /// Milliseconds since the Unix epoch, now.
 pub(crate) fn now_ms() -> i64 {
@@ -378,14 +383,35 @@ impl Store {
     }
 
     /// Deletes a stream: its readers get an in-band error and stop.
-    pub fn delete(&self, name: &str) -> Option<Arc<Stream>> {
-        let stream = lock(&self.streams).remove(name)?;
-        stream.deleted.store(true, Ordering::Release);
+    ///
+    /// With a directory store, the deletion is one rename of the stream's directory to a
+    /// tombstone: if the rename fails, the stream stays whole and
+    /// [`Error::DeleteFailed`] is returned; once it is done, a crash cannot bring the
+    /// stream back, since [`recover`](Self::recover) removes tombstones.
+    pub fn delete(&self, name: &str) -> Result<Arc<Stream>, Error> {
+        let mut streams = lock(&self.streams);
+        let stream = streams.get(name).cloned().ok_or_else(|| Error::StreamNotFound(name.to_owned()))?;
+        let tombstone = {
+            // No fragment is written into the directory while it moves.
+            let _appending = lock(&stream.appending);
+            let tombstone = stream.dir.as_deref().map(|dir| bury(name, dir)).transpose()?;
+            streams.remove(name);
+            stream.deleted.store(true, Ordering::Release);
+            tombstone
+        };
+        drop(streams);
         stream.push(Entry::Error { code: "STREAM_DELETED".into(), id: "3002".into() }, 0);
-        if let Some(Err(e)) = stream.dir.as_ref().map(fs::remove_dir_all) {
-            tracing::warn!(stream = name, error = %e, "could not remove the stream's directory");
+        if let Some(tombstone) = tombstone
+            && let Err(e) = fs::remove_dir_all(&tombstone)
+        {
+            tracing::warn!(
+                stream = name,
+                dir = %tombstone.display(),
+                error = %e,
+                "could not remove a deleted stream's tombstone: it goes at the next start"
+            );
         }
-        Some(stream)
+        Ok(stream)
     }
 
     /// Numbers, timestamps, persists and publishes a new fragment.
@@ -431,17 +457,33 @@ impl Store {
         stream.push(Entry::Error { code: code.to_owned(), id: id.to_owned() }, 0);
     }
 
+    /// Loads every stream of the directory store. Tombstones are removed, a stream whose
+    /// `stream.json` cannot be read is skipped (logged as an error), and two directories
+    /// holding one stream name stop the start ([`Error::DuplicateStream`]).
     fn recover(&self, root: &Path) -> Result<(), Error> {
+        let mut dirs =
+            fs::read_dir(root)?.map(|entry| entry.map(|e| e.path())).collect::<Result<Vec<_>, _>>()?;
+        // Sorted, so that which of two duplicates is named first does not depend on the
+        // file system.
+        dirs.sort();
+        let mut found: Vec<(StreamInfo, PathBuf)> = Vec::new();
+        for dir in dirs {
+            if is_tombstone(&dir) {
+                tracing::info!(dir = %dir.display(), "removing the remains of a deleted stream");
+                if let Err(e) = fs::remove_dir_all(&dir) {
+                    tracing::warn!(dir = %dir.display(), error = %e, "could not remove a deleted stream's tombstone");
+                }
+                continue;
+            }
+            let Some(info) = read_stream_info(&dir) else { continue };
+            if let Some((_, first)) = found.iter().find(|(other, _)| other.name == info.name) {
+                return Err(Error::DuplicateStream { name: info.name, first: first.clone(), second: dir });
+            }
+            found.push((info, dir));
+        }
         let mut max_counter = 0u128;
         let mut last_server = 0i64;
-        for dir in fs::read_dir(root)? {
-            let dir = dir?.path();
-            let Ok(json) = fs::read(dir.join("stream.json")) else {
-                tracing::warn!(dir = %dir.display(), "directory without stream.json ignored");
-                continue;
-            };
-            let info: StreamInfo =
-                serde_json::from_slice(&json).map_err(|e| Error::Store(format!("{}: {e}", dir.display())))?;
+        for (info, dir) in found {
             let stream = Stream::new(info, Some(dir.clone()));
             let mut numbers = Vec::new();
             for file in fs::read_dir(&dir)? {
@@ -481,6 +523,62 @@ impl Store {
     }
 }
 
+/// The identity stored in a stream directory's `stream.json`; `None`, logged, if there is
+/// none or it cannot be read: that directory is left alone and the other streams load.
+fn read_stream_info(dir: &Path) -> Option<StreamInfo> {
+    let path = dir.join("stream.json");
+    let json = match fs::read(&path) {
+        Ok(json) => json,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            tracing::warn!(dir = %dir.display(), "directory without stream.json ignored");
+            return None;
+        }
+        Err(e) => {
+            tracing::error!(file = %path.display(), error = %e, "unreadable stream.json: stream not loaded");
+            return None;
+        }
+    };
+    match serde_json::from_slice(&json) {
+        Ok(info) => Some(info),
+        Err(e) => {
+            tracing::error!(file = %path.display(), error = %e, "corrupt stream.json: stream not loaded");
+            None
+        }
+    }
+}
+
+/// Whether this is a stream directory renamed by [`bury`].
+fn is_tombstone(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    name.rsplit_once(TOMBSTONE_MARK)
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Renames a stream's directory to a free tombstone name beside it (an atomic rename
+/// within the store's root), and returns that name.
+fn bury(stream: &str, dir: &Path) -> Result<PathBuf, Error> {
+    let base = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tombstone_of = |n: u32| dir.with_file_name(format!("{base}{TOMBSTONE_MARK}{n}"));
+    let mut n = 0;
+    while n < MAX_NAME_TRIES && fs::symlink_metadata(tombstone_of(n)).is_ok() {
+        n += 1;
+    }
+    let tombstone = tombstone_of(n);
+    if let Err(source) = fs::rename(dir, &tombstone) {
+        return Err(Error::DeleteFailed {
+            stream: stream.to_owned(),
+            dir: dir.to_owned(),
+            tombstone,
+            source,
+        });
+    }
+    // Make the rename durable; it is done whatever this says.
+    if let Some(Err(e)) = dir.parent().map(|root| fs::File::open(root).and_then(|f| f.sync_all())) {
+        tracing::warn!(dir = %tombstone.display(), error = %e, "could not sync the store after a delete");
+    }
+    Ok(tombstone)
+}
+
 fn number_of(counter: u128) -> FragmentNumber {
     let text = format!("{NUMBER_PREFIX}{counter:0COUNTER_DIGITS$}");
     text.parse().unwrap_or_else(|_| unreachable!("48 digits are a fragment number"))
@@ -497,7 +595,7 @@ fn create_stream_dir(root: &Path, info: &StreamInfo) -> Result<PathBuf, Error> {
         let candidate = root.join(format!("{}-{n}", info.created_ms));
         match fs::create_dir(&candidate) {
             Ok(()) => break candidate,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < MAX_NAME_TRIES => n += 1,
             Err(e) => return Err(e.into()),
         }
     };

@@ -17,7 +17,8 @@ mod limits;
 mod put_media;
 // Many live streams replayed from one input: looping, re-stamping, spreading.
 mod replay;
-// The directory store across a restart, with a torn write.
+// The directory store across a restart: torn writes, interrupted and failed deletes,
+// a corrupt stream.json, two directories with one stream name.
 mod restart;
 // 3 live readers on 4 streams, bounded in time.
 mod soak;

@@ -2,9 +2,16 @@
 //! input and saves the selected ones as JPEG or PNG files named
 //! `<fragment number>-<frame index>.<ext>`. Decoding and selection are `kvs-media`'s; this
 //! module reads the input, shows progress and reports.
+//!
+//! A fragment whose video cannot be decoded (a codec this build lacks, no video track) is
+//! skipped with one warning per codec and track, and the others are saved: a capture may
+//! concatenate streams of several codecs. When fragments were skipped so and no image at
+//! all was written, the command fails, naming why, rather than report success with an
+//! empty directory.
 
 use std::path::PathBuf;
 
+use anyhow::bail;
 use indicatif::ProgressBar;
 use kvs_media::Selection;
 use kvs_mkv::Event;
@@ -36,20 +43,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         handle(&mut saver, event, progress)
     })?;
+    let skipped = match saver.undecodable() {
+        0 => String::new(),
+        n => format!(", {n} fragments undecodable"),
+    };
     println!(
-        "{} images in {} from {} fragments ({} frames decoded, {} failed)",
+        "{} images in {} from {} fragments ({} frames decoded, {} failed{skipped})",
         saver.written(),
         saver.dir().display(),
         fragments,
         saver.stats().decoded,
         saver.frame_errors()
     );
+    if saver.written() == 0 && saver.undecodable() > 0 {
+        let reasons: Vec<String> =
+            saver.undecodable_reasons().map(|(reason, n)| format!("{reason} ({n} fragments)")).collect();
+        bail!(
+            "no image written: {} of {fragments} fragments cannot be decoded: {}",
+            saver.undecodable(),
+            reasons.join(", ")
+        );
+    }
     Ok(())
 }
 
 fn handle(saver: &mut ImageSaver, event: Event, progress: &ProgressBar) -> anyhow::Result<()> {
     match event {
         Event::Fragment(fragment) => {
+            saver.report_through(progress);
             saver.save(&fragment)?;
             progress.set_message(format!("{} images", saver.written()));
         }
@@ -114,10 +135,12 @@ mod tests {
     }
 
     #[test]
-    fn an_unsupported_codec_is_a_clear_error() {
+    fn a_capture_of_only_an_unsupported_codec_is_a_clear_error() {
         let Some(input) = sample("test_mixed_tags.mkv") else { return };
         let dir = tempfile::tempdir().unwrap();
-        let error = run(args(input, dir.path().to_owned())).unwrap_err();
-        assert!(format!("{error:#}").contains("unsupported codec \"V_MS/VFW/FOURCC\""), "{error:#}");
+        let error = format!("{:#}", run(args(input, dir.path().to_owned())).unwrap_err());
+        assert!(error.starts_with("no image written: "), "{error}");
+        assert!(error.contains("unsupported codec \"V_MS/VFW/FOURCC\" on track 1 ("), "{error}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

@@ -48,6 +48,10 @@ pub struct Args {
     /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Default: accept any request.
     #[arg(long, value_name = "KEY_ID:SECRET|env")]
     credentials: Option<String>,
+    /// Region to check signatures against and name in ARNs: clients must sign for it.
+    /// Default: AWS_REGION, else us-east-1.
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
     /// End a GetMedia response after this many seconds with nothing new (AWS-like).
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     idle_timeout: f64,
@@ -149,6 +153,22 @@ fn retention(seconds: Option<f64>, replaying: bool) -> anyhow::Result<Duration> 
     }
 }
 
+/// The region to serve: `--region`, else `env` (AWS_REGION, the region the shell's SDKs
+/// sign for), else the server's default, us-east-1.
+fn region(flag: Option<String>, env: Option<String>) -> anyhow::Result<String> {
+    let (region, from) = match (flag, env.filter(|r| !r.is_empty())) {
+        (Some(region), _) => (region, "--region"),
+        (None, Some(region)) => (region, "AWS_REGION"),
+        (None, None) => return Ok(Config::default().region),
+    };
+    // It goes into ARNs, credential scopes and shell exports: a name like eu-west-1 only.
+    let name_like = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
+    if region.is_empty() || region.len() > 64 || !region.bytes().all(name_like) {
+        bail!("{from} {region:?} is not a region name such as eu-west-1");
+    }
+    Ok(region)
+}
+
 fn parse_credentials(spec: &str) -> anyhow::Result<Credentials> {
     if spec == "env" {
         let id = std::env::var("AWS_ACCESS_KEY_ID").context("AWS_ACCESS_KEY_ID is not set")?;
@@ -169,6 +189,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let cameras = args.camera.iter().map(|c| parse_camera(c)).collect::<anyhow::Result<Vec<_>>>()?;
     let files = args.ingest.iter().map(|i| parse_ingest(i)).collect::<anyhow::Result<Vec<_>>>()?;
     let credentials = args.credentials.as_deref().map(parse_credentials).transpose()?;
+    let region = region(args.region, std::env::var("AWS_REGION").ok())?;
     let replays = args.replay.iter().map(|r| parse_replay(r)).collect::<anyhow::Result<Vec<_>>>()?;
     let retention_age = retention(args.retention, !replays.is_empty())?;
     // Two live feeds on one stream would interleave their timestamps.
@@ -197,6 +218,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         idle_timeout: Duration::from_secs_f64(args.idle_timeout),
         credentials: credentials.clone(),
+        region: region.clone(),
         retention_age,
         ..Config::default()
     };
@@ -252,7 +274,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         // One write: a reader that stops at the endpoint line and closes the pipe must not
         // make the lines after it fail (a broken pipe would end the server).
         let exports = format!(
-            "export AWS_ENDPOINT_URL={url}\nexport AWS_REGION=us-east-1\nexport AWS_DEFAULT_REGION=us-east-1\n\
+            "export AWS_ENDPOINT_URL={url}\nexport AWS_REGION={region}\nexport AWS_DEFAULT_REGION={region}\n\
              export AWS_ACCESS_KEY_ID={key_id}\n{secret}\n"
         );
         if let Err(e) = std::io::Write::write_all(&mut std::io::stdout().lock(), exports.as_bytes()) {
@@ -306,6 +328,24 @@ mod tests {
         let c = parse_credentials("AKID:se:cret").unwrap();
         assert_eq!((c.access_key_id.as_str(), c.secret_access_key.as_str()), ("AKID", "se:cret"));
         assert!(parse_credentials("AKID").is_err());
+    }
+
+    #[test]
+    fn the_region_is_the_flag_else_aws_region_else_us_east_1() {
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(region(some("eu-west-1"), some("ap-south-1")).unwrap(), "eu-west-1");
+        assert_eq!(region(None, some("ap-south-1")).unwrap(), "ap-south-1");
+        assert_eq!(region(None, None).unwrap(), "us-east-1");
+        assert_eq!(region(None, some("")).unwrap(), "us-east-1", "an empty AWS_REGION is unset");
+        for (flag, env, says) in [
+            (some(""), None, "--region \"\""),
+            (some("eu west"), None, "--region"),
+            (None, some("EU-WEST-1"), "AWS_REGION \"EU-WEST-1\""),
+            (None, some("x\nexport Y=1"), "AWS_REGION"),
+        ] {
+            let error = region(flag, env).unwrap_err().to_string();
+            assert!(error.contains(says) && error.contains("not a region name"), "{error}");
+        }
     }
 
     #[test]

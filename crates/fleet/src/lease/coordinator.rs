@@ -28,13 +28,13 @@ use crate::checkpoint::{Checkpoint, CheckpointStore};
 /// The failover time when none is chosen (KCL's default). A dead worker's streams are
 /// taken over within 2 x failover: failover plus one take interval.
 ///
-/// Why the take interval is failover (0.8 to 1 times, jittered so that workers started
-/// together drift apart) and not KCL's 2 x failover: expiry is inferred from counters
-/// that stand still between two scans (no clocks compared across machines), so a
-/// takeover waits for up to two scan intervals after the last write; scanning every
-/// failover bounds that at 2 x failover, where KCL's interval allows 4 x. A scan of
-/// 500 leases costs about 40 read units, so this is a few thousand units per worker and
-/// hour.
+/// Why the take interval is failover (from the end of one scan to the start of the
+/// next, in a phase drawn at random at the start) and not KCL's 2 x failover: expiry is
+/// inferred from counters that stand still between two scans (no clocks compared across
+/// machines), so a takeover waits for up to two scan intervals after the last write;
+/// scanning every failover bounds that at 2 x failover, where KCL's interval allows 4 x.
+/// A scan of 500 leases costs about 40 read units, so this is a few thousand units per
+/// worker and hour.
 pub const DEFAULT_FAILOVER: Duration = Duration::from_secs(10);
 
 /// Shortest failover accepted: renewals run every failover/3 and a DynamoDB write takes
@@ -241,9 +241,9 @@ impl LeaseCoordinator {
         self.inner.streams_changed.notify_one();
     }
 
-    /// Renews the held leases every failover/3, and every 0.8 to 1 x failover (so that
-    /// workers started together drift apart) scans the table and takes this worker's
-    /// share; acts on [`set_streams`](Self::set_streams) as it comes. Returns when `cancel`
+    /// Renews the held leases every failover/3, and every failover (in a random phase, so
+    /// that workers started together do not scan in step) scans the table and takes this
+    /// worker's share; acts on [`set_streams`](Self::set_streams) as it comes. Returns when `cancel`
     /// is cancelled, holding what it held: release explicitly with
     /// [`release_all`](Self::release_all), after the final checkpoints.
     ///
@@ -260,9 +260,10 @@ impl LeaseCoordinator {
         let start = Instant::now();
         let mut next_renew = start + renew_every;
         let mut next_scan = start;
-        // Takes wait one renewal interval after the start, for the presence items of
-        // workers started at the same time to show in the scans.
-        let first_take = start + renew_every;
+        // Takes wait one to two renewal intervals after the start: the presence items of
+        // workers started at the same time show in the scans by then, and the random
+        // phase keeps such workers from scanning in step ever after.
+        let first_take = start + renew_every.mul_f64(1.0 + fastrand::f64());
         self.heartbeat().await;
         info!(worker = %self.inner.worker_id, table = %self.inner.table.name(), ?failover, "lease coordinator started");
         loop {
@@ -283,7 +284,10 @@ impl LeaseCoordinator {
                     Ok(()) => scanned = true,
                     Err(e) => warn!(worker = %self.inner.worker_id, error = %e, "lease scan failed"),
                 }
-                next_scan = Instant::now() + failover.mul_f64(0.8 + 0.2 * fastrand::f64());
+                // Exactly failover after this scan ended: the next scan then judges every
+                // counter seen standing since this one, so a dead worker's leases are
+                // taken at most failover + one take interval after its last write.
+                next_scan = Instant::now() + failover;
                 if now < first_take {
                     next_scan = first_take;
                 }

@@ -8,7 +8,7 @@
 //! owner's clock says. It does not write anything either: a [`Take`] is a proposal that the
 //! table's conditional write may still refuse (another worker was faster).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use super::{Lease, WORKER_KEY_PREFIX};
@@ -134,12 +134,20 @@ impl LeaseTaker {
         held.insert(self.worker_id.as_str(), Vec::new());
         let mut unowned = Vec::new();
         let mut expired = Vec::new();
+        // A worker whose leases stand still is gone, even if its presence item has not
+        // been seen standing for long enough yet: both stop together when it dies.
+        let gone: HashSet<&str> = scan
+            .iter()
+            .filter(|l| !l.key.starts_with(WORKER_KEY_PREFIX) && self.is_expired(l, now))
+            .filter_map(|l| l.owner.as_deref())
+            .collect();
         let mut leases = 0usize;
         for lease in scan {
             if lease.key.starts_with(WORKER_KEY_PREFIX) {
                 // A worker present (its item's counter moves), holding leases or not.
                 if let Some(owner) = &lease.owner
                     && !self.is_expired(lease, now)
+                    && !gone.contains(owner.as_str())
                 {
                     held.entry(owner.as_str()).or_default();
                 }
@@ -260,6 +268,31 @@ mod tests {
         let later = t0 + 2 * F;
         taker.observe(&scan, later);
         assert_eq!(taker.plan(&scan, later).len(), 15);
+    }
+
+    /// A worker that died holding leases is not counted, though its presence item was
+    /// first seen too recently to look expired: its leases are shared at once.
+    #[test]
+    fn a_dead_worker_with_leases_does_not_count_by_its_presence() {
+        let t0 = Instant::now();
+        let mut taker = LeaseTaker::new("me", F);
+        let mut scan = leases("dead-", Some("dead"), 10);
+        scan.extend(leases("mine-", Some("me"), 10));
+        scan.push(lease(&format!("{WORKER_KEY_PREFIX}dead"), Some("dead"), 5));
+        taker.observe(&scan, t0);
+        // Mine move on; the dead worker's leases stand still; its presence item is new to
+        // this taker (say it started just now).
+        for l in scan.iter_mut().filter(|l| l.key.starts_with("mine-")) {
+            l.counter += 1;
+        }
+        let later = t0 + 2 * F;
+        // The presence item is out of one scan (forgotten), then back with a new counter.
+        taker.observe(&scan[..20], later);
+        scan[20] = lease(&format!("{WORKER_KEY_PREFIX}dead"), Some("dead"), 6);
+        taker.observe(&scan, later);
+        let plan = taker.plan(&scan, later);
+        assert_eq!(plan.len(), 10, "all of the dead worker's leases: {plan:?}");
+        assert!(plan.iter().all(|t| t.kind == TakeKind::Expired));
     }
 
     #[test]
