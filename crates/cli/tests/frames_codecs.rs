@@ -7,6 +7,8 @@ use std::process::Command;
 
 use kvs_mkv::{EbmlWriter, ids};
 
+use crate::util::names_in;
+
 /// The codec of the fragments nothing decodes (a Video for Windows FourCC in MKV).
 const UNDECODABLE: &str = "V_MS/VFW/FOURCC";
 
@@ -47,13 +49,6 @@ fn frames(input: &Path, out: &Path) -> (bool, String, String) {
         .expect("kvs runs");
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     (output.status.success(), text(&output.stdout), text(&output.stderr))
-}
-
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    names.sort();
-    names
 }
 
 #[test]

@@ -2,10 +2,11 @@
 //! synthetic camera stream, checking that exactly the selected frames are written, named
 //! `<fragment number>-<frame index>.<ext>`.
 
-use std::path::Path;
 use std::process::Command;
 
 use kvs_mkv::{Event, Fragment, FragmentSplitter, TrackKind};
+
+use crate::util::names_in;
 
 fn kvs(args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_kvs")).args(args).output().expect("kvs runs");
@@ -36,13 +37,6 @@ fn expected_names(fragments: &[Fragment], n: usize, ext: &str) -> Vec<String> {
             fragment.kvs().fragment_number.as_ref().map_or(fragment.index().to_string(), |n| n.to_string());
         names.extend((0..count).step_by(n).map(|i| format!("{prefix}-{i}.{ext}")));
     }
-    names.sort();
-    names
-}
-
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     names
 }
