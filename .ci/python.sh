@@ -23,8 +23,9 @@ export PATH="$VENV_BIN:$PATH"
 "$VENV_PYTHON" -m pip install --quiet --disable-pip-version-check \
   "maturin>=1.9.4,<2" numpy boto3 pytest
 
-# The local KVS server (`kvs serve`) that the boto3 tests talk to.
-cargo build --locked -p kvs-cli
+# The local KVS server (`kvs serve`) that the boto3 tests talk to, built as the workspace's
+# tests build it (same features): after `cargo test --workspace` this compiles nothing.
+cargo test --locked --workspace --no-run
 export KVS_BIN="$PWD/target/debug/kvs"
 
 # Build and install the package from source. The dev profile shares the workspace's
