@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use kvs_consumer::{Client, Consumer, Source, StartSelector};
+use kvs_consumer::{Client, Consumer, RetryPolicy, Source, StartSelector};
 use kvs_mkv::Fragment;
 use metrics::gauge;
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -401,12 +401,12 @@ impl<S: CheckpointStore + Clone> StreamTask<S> {
         }
     }
 
-    /// Waits out a backoff, unless stopped first.
+    /// Waits out a backoff (the consumer's jittered exponential one, from
+    /// `restart_delay` up to `max_restart_delay`), unless stopped first.
     async fn pause(&self, failures: u32) -> Result<(), Stop> {
         let config = &self.shared.config;
-        let ceiling =
-            config.restart_delay.saturating_mul(1 << failures.min(16)).min(config.max_restart_delay);
-        let delay = ceiling / 2 + (ceiling / 2).mul_f64(fastrand::f64());
+        let delay =
+            RetryPolicy::new(config.restart_delay, config.max_restart_delay, u32::MAX).delay(failures);
         tokio::select! {
             _ = self.cancel.cancelled() => Err(Stop::Cancelled),
             () = tokio::time::sleep(delay) => Ok(()),
