@@ -429,7 +429,7 @@ impl<S: CheckpointStore + Clone> StreamTask<S> {
                     return Stop::Cancelled;
                 }
             };
-            let ended = loop {
+            let failed = loop {
                 let idle = tracker.idle_deadline().map(tokio::time::Instant::from_std);
                 let gauge_tick = tokio::time::sleep(GAUGE_EVERY);
                 tokio::select! {
@@ -448,12 +448,12 @@ impl<S: CheckpointStore + Clone> StreamTask<S> {
                         }
                     }
                     item = reads.next() => match item {
-                        None => break None,
+                        None => break false,
                         Some(Ok(fragment)) => {
                             failures = 0;
                             match self.hand_out(tracker, fragment).await {
                                 Ok(()) => {}
-                                Err(Stop::Abandoned) => break Some(()),
+                                Err(Stop::Abandoned) => break true,
                                 Err(stop) => return stop,
                             }
                         }
@@ -465,7 +465,7 @@ impl<S: CheckpointStore + Clone> StreamTask<S> {
                                 return Stop::Gone;
                             }
                             if ends {
-                                break Some(());
+                                break true;
                             }
                         }
                     }
@@ -474,7 +474,7 @@ impl<S: CheckpointStore + Clone> StreamTask<S> {
             // The read ended (an error past its retries, or a clean end): start it again
             // from the last handled fragment after a backoff of this stream's own.
             failures += 1;
-            debug!(stream = %self.stream, failed = ended.is_some(), failures, "restarting the read");
+            debug!(stream = %self.stream, failed, failures, "restarting the read");
             if let Err(stop) = self.pause(failures).await {
                 return stop;
             }
