@@ -3,6 +3,12 @@
 //! The signature is recomputed with the `aws-sigv4` crate (the one the SDKs sign with)
 //! over the headers the client says it signed, and compared. Never logs a secret or a
 //! signature.
+//!
+//! The body's hash, as AWS treats it: a body read whole (every JSON call, and a PutMedia
+//! not signed with `UNSIGNED-PAYLOAD`) must match `x-amz-content-sha256` when the header
+//! is sent, and is hashed into the canonical request when it is not (botocore's
+//! `SigV4Auth` signs so). `UNSIGNED-PAYLOAD` is accepted only for PutMedia, whose body is
+//! a stream that cannot be hashed before it is used ([`Payload::Unsigned`]).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,23 +18,36 @@ use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use crate::Credentials;
+use crate::api::errors::ErrorType;
 
 /// The service name KVS signs with.
 const SERVICE: &str = "kinesisvideo";
 /// Largest clock difference accepted, as AWS.
 const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 
+/// The `x-amz-content-sha256` value of a body not hashed.
+pub(crate) const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+
 /// Why a request was refused: AWS's error type and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AuthError {
-    /// `x-amzn-ErrorType` name.
-    pub error_type: &'static str,
+    /// The error type.
+    pub error_type: ErrorType,
     /// Message for the body.
     pub message: String,
 }
 
-fn refuse(error_type: &'static str, message: impl Into<String>) -> AuthError {
+fn refuse(error_type: ErrorType, message: impl Into<String>) -> AuthError {
     AuthError { error_type, message: message.into() }
+}
+
+/// The body a signature covers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Payload<'a> {
+    /// The whole body, read before the call is served.
+    Bytes(&'a [u8]),
+    /// A PutMedia body streamed as it comes, signed with `UNSIGNED-PAYLOAD`.
+    Unsigned,
 }
 
 /// What a request says about its signature.
@@ -89,72 +108,83 @@ fn parse_amz_date(s: &str) -> Option<SystemTime> {
     Some(UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?))
 }
 
-/// Checks a request's signature. `body` is the whole body, or `None` for a streamed body
-/// whose hash the client states in `x-amz-content-sha256`.
+/// Checks a request's signature over its headers and `payload`.
 pub(crate) fn verify(
     credentials: &Credentials,
     region: &str,
     method: &str,
     path_and_query: &str,
     headers: &HeaderMap,
-    body: Option<&[u8]>,
+    payload: Payload<'_>,
 ) -> Result<(), AuthError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let Some(auth) = header("authorization") else {
-        return Err(refuse("MissingAuthenticationTokenException", "Missing Authentication Token"));
+        return Err(refuse(ErrorType::MissingAuthenticationToken, "Missing Authentication Token"));
     };
     let auth = parse_authorization(auth).ok_or_else(|| {
-        refuse("IncompleteSignatureException", "Authorization header is not a SigV4 signature")
+        refuse(ErrorType::IncompleteSignature, "Authorization header is not a SigV4 signature")
     })?;
     if auth.access_key_id != credentials.access_key_id {
         return Err(refuse(
-            "UnrecognizedClientException",
+            ErrorType::UnrecognizedClient,
             "The security token included in the request is invalid.",
         ));
     }
     if auth.region != region || auth.service != SERVICE {
         return Err(refuse(
-            "InvalidSignatureException",
+            ErrorType::InvalidSignature,
             format!("Credential should be scoped to {region}/{SERVICE}"),
         ));
     }
     let time = header("x-amz-date")
         .and_then(parse_amz_date)
-        .ok_or_else(|| refuse("IncompleteSignatureException", "x-amz-date missing or malformed"))?;
+        .ok_or_else(|| refuse(ErrorType::IncompleteSignature, "x-amz-date missing or malformed"))?;
     let now = SystemTime::now();
     let skew = now.duration_since(time).or_else(|_| time.duration_since(now)).unwrap_or_default();
     if skew > MAX_SKEW {
         return Err(refuse(
-            "InvalidSignatureException",
+            ErrorType::InvalidSignature,
             "Signature expired: the request time is too far from the server time",
         ));
     }
     let Some(host) = header("host") else {
-        return Err(refuse("IncompleteSignatureException", "Host header missing"));
+        return Err(refuse(ErrorType::IncompleteSignature, "Host header missing"));
     };
     if !auth.signed_headers.contains(&"host") {
-        return Err(refuse("IncompleteSignatureException", "the host header must be signed"));
+        return Err(refuse(ErrorType::IncompleteSignature, "the host header must be signed"));
     }
     let mut signed = Vec::with_capacity(auth.signed_headers.len());
     for name in &auth.signed_headers {
         let Some(value) = header(name) else {
-            return Err(refuse("IncompleteSignatureException", format!("signed header {name} missing")));
+            return Err(refuse(ErrorType::IncompleteSignature, format!("signed header {name} missing")));
         };
         signed.push((*name, value));
     }
-    let payload_hash = match (header("x-amz-content-sha256"), body) {
-        (Some(stated), Some(body)) if stated != "UNSIGNED-PAYLOAD" => {
-            if stated != hex::encode(Sha256::digest(body)) {
+    let stated = header("x-amz-content-sha256");
+    let payload_hash = match payload {
+        Payload::Unsigned if stated == Some(UNSIGNED_PAYLOAD) => UNSIGNED_PAYLOAD.to_owned(),
+        Payload::Unsigned => {
+            return Err(refuse(
+                ErrorType::InvalidSignature,
+                "a streamed body must be signed with x-amz-content-sha256: UNSIGNED-PAYLOAD",
+            ));
+        }
+        Payload::Bytes(_) if stated == Some(UNSIGNED_PAYLOAD) => {
+            return Err(refuse(
+                ErrorType::InvalidSignature,
+                "UNSIGNED-PAYLOAD is accepted for PutMedia only: sign the body's SHA-256",
+            ));
+        }
+        Payload::Bytes(body) => {
+            let actual = hex::encode(Sha256::digest(body));
+            if stated.is_some_and(|stated| stated != actual) {
                 return Err(refuse(
-                    "InvalidSignatureException",
+                    ErrorType::InvalidSignature,
                     "x-amz-content-sha256 does not match the body",
                 ));
             }
-            stated.to_owned()
+            actual
         }
-        (Some(stated), _) => stated.to_owned(),
-        (None, Some(body)) => hex::encode(Sha256::digest(body)),
-        (None, None) => "UNSIGNED-PAYLOAD".to_owned(),
     };
     let identity = aws_credential_types::Credentials::new(
         credentials.access_key_id.clone(),
@@ -171,17 +201,17 @@ pub(crate) fn verify(
         .time(time)
         .settings(SigningSettings::default())
         .build()
-        .map_err(|e| refuse("InternalFailure", e.to_string()))?
+        .map_err(|e| refuse(ErrorType::InternalFailure, e.to_string()))?
         .into();
     let uri = format!("http://{host}{path_and_query}");
     let request =
         SignableRequest::new(method, uri, signed.into_iter(), SignableBody::Precomputed(payload_hash))
-            .map_err(|_| refuse("InvalidSignatureException", "request cannot be signed"))?;
+            .map_err(|_| refuse(ErrorType::InvalidSignature, "request cannot be signed"))?;
     let expected = sign(request, &params)
-        .map_err(|_| refuse("InvalidSignatureException", "request cannot be signed"))?;
+        .map_err(|_| refuse(ErrorType::InvalidSignature, "request cannot be signed"))?;
     if !constant_time_eq(expected.signature().as_bytes(), auth.signature.as_bytes()) {
         return Err(refuse(
-            "InvalidSignatureException",
+            ErrorType::InvalidSignature,
             "The request signature we calculated does not match the signature you provided.",
         ));
     }

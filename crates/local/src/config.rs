@@ -1,4 +1,11 @@
 //! [`Config`]: how the server listens, stores, limits and authenticates. Owns no state.
+//!
+//! The limits fall in three groups: those of AWS (calls per second and connections per
+//! stream, GetMedia's send rate, PutMedia's idle rules), which default to AWS's values;
+//! those that keep one hostile client from taking the server down (header and idle
+//! timeouts, the connection cap, the bytes PutMedia holds per connection), which AWS does
+//! not publish and which default to values that no well-behaved client reaches; and
+//! retention.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -30,12 +37,46 @@ pub struct Config {
     pub credentials: Option<Credentials>,
     /// Region named in ARNs and checked in signatures (default `us-east-1`).
     pub region: String,
-    /// GetMedia calls accepted per second per stream (AWS: 5); more are refused with
+    /// GetMedia calls accepted per second per stream (AWS: 5), and as many
+    /// GetMediaForFragmentList calls, counted apart; more are refused with
     /// `ClientLimitExceededException`.
     pub get_media_tps: u32,
-    /// Concurrent GetMedia connections per stream (AWS: 3); more are refused with
+    /// Concurrent GetMedia connections per stream (AWS: 3), and as many
+    /// GetMediaForFragmentList ones, counted apart; more are refused with
     /// `ConnectionLimitExceededException`.
     pub get_media_connections: u32,
+    /// PutMedia calls accepted per second per stream (AWS: 5).
+    pub put_media_tps: u32,
+    /// Bytes per second one GetMedia or GetMediaForFragmentList response sends at most
+    /// (AWS: 25 MB/s); `None`: as fast as the client reads.
+    pub get_media_rate: Option<u64>,
+    /// Bytes a PutMedia connection may hold before they make a fragment: the producer's
+    /// header elements, Tags waiting for their Cluster, the part of the Cluster received,
+    /// and a signed body read whole before it is checked (default 64 MiB, room for one
+    /// 50 MB fragment). Past it the upload gets an ERROR acknowledgement (4001 while a
+    /// Cluster is being received, else 4009) and ends.
+    pub put_media_buffer: usize,
+    /// A PutMedia connection that receives nothing for this long gets an IDLE
+    /// acknowledgement, and another each time as long again passes (default 3 s; AWS sends
+    /// them "periodically").
+    pub put_media_idle_ack: Duration,
+    /// A PutMedia connection that receives nothing for this long is ended (AWS: 30 s).
+    pub put_media_idle_timeout: Duration,
+    /// Time a connection has to send the headers of its next request, counted from when
+    /// it opens or its last response ended (default 30 s, hyper's). This also closes
+    /// kept-alive connections left idle that long, and connections that trickle their
+    /// headers in (slowloris).
+    pub header_read_timeout: Duration,
+    /// A connection that moves no byte either way for this long is closed, mid-request or
+    /// not (default 60 s): a client that stops reading a response or sending a body. Never
+    /// less than twice [`idle_timeout`](Self::idle_timeout), so that a GetMedia response
+    /// waiting at the live edge is not cut; keep it above
+    /// [`put_media_idle_ack`](Self::put_media_idle_ack), whose IDLE acknowledgements keep
+    /// a quiet PutMedia moving.
+    pub connection_idle_timeout: Duration,
+    /// Connections served at once (default 10,000). Past it, new connections wait in the
+    /// listener's backlog until one closes; the timeouts above make sure one does.
+    pub max_connections: usize,
     /// Bytes of media kept per stream before the oldest fragments are dropped
     /// (default 1 GiB).
     pub retention_bytes: u64,
@@ -54,6 +95,14 @@ impl Default for Config {
             region: "us-east-1".into(),
             get_media_tps: 5,
             get_media_connections: 3,
+            put_media_tps: 5,
+            get_media_rate: Some(25_000_000),
+            put_media_buffer: 64 << 20,
+            put_media_idle_ack: Duration::from_secs(3),
+            put_media_idle_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(30),
+            connection_idle_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
             retention_bytes: 1 << 30,
             retention_age: Duration::from_secs(24 * 3600),
         }

@@ -1,5 +1,6 @@
 //! The bytes the server sends: a stored fragment in AWS's GetMedia and
-//! GetMediaForFragmentList layouts, and in-band error fragments. No I/O.
+//! GetMediaForFragmentList layouts, and the in-band error fragments of each, with the tag
+//! names each API's reference gives. No I/O.
 //!
 //! GetMedia layout, as in the real captures: EBML header, unknown-size Segment, the
 //! producer's header elements and tags, KVS Tags (FRAGMENT_NUMBER, SERVER_TIMESTAMP,
@@ -7,8 +8,9 @@
 //! CONTINUATION_TOKEN).
 
 use bytes::Bytes;
-use kvs_mkv::{EbmlWriter, Timestamp, ids, names};
+use kvs_mkv::{EbmlWriter, FragmentNumber, Timestamp, ids, names};
 
+use crate::api::errors::InBandErrorId;
 use crate::store::StoredFragment;
 
 /// The parts of a fragment as served by GetMedia, in order (the Cluster zero-copy; its
@@ -43,11 +45,28 @@ pub(crate) fn archived_parts(f: &StoredFragment) -> [Bytes; 4] {
     [f.head.clone(), tags.into_bytes(), f.cluster_start.clone(), f.cluster.clone()]
 }
 
-/// An in-band error: a fragment with no media whose tags carry the error, as AWS sends
-/// them with HTTP 200.
-pub(crate) fn error_fragment(code: &str, id: &str) -> Bytes {
+/// A GetMedia in-band error: a fragment with no media whose tags carry the error
+/// (`AWS_KINESISVIDEO_ERROR_CODE`, `AWS_KINESISVIDEO_ERROR_ID`), as AWS sends them with
+/// HTTP 200.
+pub(crate) fn get_media_error(code: &str, id: &str) -> Bytes {
+    error_fragment(&[(names::ERROR_CODE, code), (names::ERROR_ID, id)])
+}
+
+/// A GetMediaForFragmentList in-band error: the number of the fragment that failed, the
+/// integer code (`AWS_KINESISVIDEO_EXCEPTION_ERROR_CODE`) and a message
+/// (`AWS_KINESISVIDEO_EXCEPTION_MESSAGE`), as that API's reference names them.
+pub(crate) fn archive_error(number: &FragmentNumber, code: InBandErrorId, message: &str) -> Bytes {
+    let code = code.id().to_string();
+    error_fragment(&[
+        (names::FRAGMENT_NUMBER, number.as_str()),
+        (names::EXCEPTION_ERROR_CODE, &code),
+        (names::EXCEPTION_MESSAGE, message),
+    ])
+}
+
+fn error_fragment(tags: &[(&str, &str)]) -> Bytes {
     let mut w = EbmlWriter::new();
     w.ebml_header("matroska").unknown_size_master(ids::SEGMENT);
-    w.simple_tags(&[(names::ERROR_CODE, code), (names::ERROR_ID, id)]);
+    w.simple_tags(tags);
     w.into_bytes()
 }

@@ -28,8 +28,16 @@
 //! - Each producer Cluster becomes a fragment carrying the producer's header elements
 //!   (SeekHead, Void, Info, Tracks and the Tags sent before the first Cluster); Tags sent
 //!   between Clusters go with the next fragment only; Cues and old KVS tags are dropped.
-//! - PutMedia acknowledges each fragment with BUFFERING, RECEIVED and PERSISTED once its
-//!   Cluster is complete, and stops at the first ERROR; no IDLE events are sent.
+//! - PutMedia acknowledges each fragment with BUFFERING as soon as its Cluster's Timecode
+//!   has arrived, then RECEIVED and PERSISTED once the Cluster is whole; it sends IDLE
+//!   while nothing arrives, and stops at the first ERROR, whose `ErrorId` is AWS's
+//!   ([`PutMediaErrorId`]): decreasing timecodes (4004), a frame of an undeclared track
+//!   (4010), an impossible timestamp (4007), a fragment over 50 MB (4001), more held than
+//!   [`Config::put_media_buffer`] (4001 or 4009). A body signed with `UNSIGNED-PAYLOAD`
+//!   streams; one whose hash is signed is checked whole before anything is stored.
+//! - Connections are capped ([`Config::max_connections`]) and closed when they take too
+//!   long to send their headers or move no byte for a while; GetMedia and
+//!   GetMediaForFragmentList keep AWS's per-stream limits and 25 MB/s per response.
 //!
 //! What it does not do: GetImages, HLS/DASH, clips, KMS, tagging, or anything beyond
 //! loopback unless [`Config::addr`] says so. Parsing MKV belongs to `kvs-mkv`; consuming
@@ -61,6 +69,7 @@ mod ingest;
 mod layout;
 pub mod metrics;
 mod replay;
+mod server;
 mod store;
 
 use std::sync::{Arc, Mutex};
@@ -71,14 +80,15 @@ use kvs_mkv::FragmentNumber;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use api::errors::{InBandErrorId, PutMediaErrorId};
 pub use camera::{CameraConfig, CameraHandle};
 pub use config::{Config, Credentials};
-pub use error::Error;
+pub use error::{Error, MediaError};
 pub use faults::{Faults, RefuseWith};
 pub use replay::{MAX_REPLAY_STREAMS, ReplayHandle, replay_stream_names};
 
 use crate::api::Shared;
-use crate::ingest::{Ingester, NewFragment, TimecodeType};
+use crate::ingest::{Ingested, Ingester, NewFragment, TimecodeType};
 use crate::store::{Store, Stream, lock, now_ms};
 
 /// How long [`LocalKvs::shutdown`] waits for open responses to notice the stop.
@@ -103,20 +113,9 @@ impl LocalKvs {
         let (stop, shutdown) = watch::channel(false);
         let shared = Arc::new(Shared { config, store, endpoint: format!("http://{addr}"), shutdown });
         let router = api::router(shared.clone());
-        let mut signal = shared.shutdown.clone();
+        let serving = shared.clone();
         let server = tokio::spawn(async move {
-            let stopped = async move {
-                let _ = signal.wait_for(|&stop| stop).await;
-            };
-            // Fragments are written as they come: no Nagle delay between small writes.
-            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-                }
-            });
-            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stopped).await {
-                tracing::warn!(error = %e, "server stopped with an error");
-            }
+            server::serve(listener, router, &serving.config, serving.shutdown.clone()).await;
         });
         tracing::info!(endpoint = %shared.endpoint, "local KVS listening");
         Ok(LocalKvs { shared, stop: Arc::new(stop), server: Arc::new(Mutex::new(Some(server))) })
@@ -252,8 +251,10 @@ impl LocalKvs {
         let mut ingester = Ingester::new(TimecodeType::Absolute, start_ms);
         CameraHandle::spawn(CameraHandle::camera_step(encoder, realtime, move |bytes| {
             let target = shared.store.get(&name).ok_or_else(|| Error::StreamNotFound(name.clone()))?;
-            for new in ingester.feed(bytes) {
-                shared.store.append(&target, new?)?;
+            for ingested in ingester.feed(bytes) {
+                if let Ingested::Fragment(new) = ingested? {
+                    shared.store.append(&target, new)?;
+                }
             }
             Ok(())
         }))
@@ -281,7 +282,8 @@ fn cut(producer_mkv: Bytes) -> Result<Vec<NewFragment>, Error> {
     let mut fragments = Vec::with_capacity(results.len());
     for result in results {
         match result {
-            Ok(fragment) => fragments.push(fragment),
+            Ok(Ingested::Fragment(fragment)) => fragments.push(fragment),
+            Ok(Ingested::Buffering { .. }) => {}
             Err(Error::Mkv(e @ kvs_mkv::Error::Truncated { .. })) => {
                 tracing::warn!(error = %e, "the producer stream ends inside an element: its last part is dropped");
             }

@@ -16,6 +16,7 @@ use bytes::Bytes;
 use kvs_mkv::FragmentNumber;
 use tokio::sync::watch;
 
+use crate::api::errors::InBandErrorId;
 use crate::faults::{Faults, RefuseWith};
 use crate::ingest::NewFragment;
 use crate::metrics::StreamMetrics;
@@ -102,6 +103,29 @@ struct CallLimits {
     active: u32,
 }
 
+/// The calls that AWS limits per stream, each counted apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DataApi {
+    GetMedia,
+    GetMediaForFragmentList,
+    PutMedia,
+}
+
+impl DataApi {
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Which planned refusal of [`Faults`] a call consumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// GetMedia and GetMediaForFragmentList.
+    MediaRead,
+    PutMedia,
+    Control,
+}
+
 /// One stream.
 #[derive(Debug)]
 pub(crate) struct Stream {
@@ -109,7 +133,7 @@ pub(crate) struct Stream {
     log: Mutex<Log>,
     end: watch::Sender<u64>,
     faults: Mutex<Faults>,
-    limits: Mutex<CallLimits>,
+    limits: Mutex<[CallLimits; 3]>,
     /// Held while a fragment is numbered, written and published, so that concurrent
     /// producers on one stream publish their fragments in number order.
     appending: Mutex<()>,
@@ -127,15 +151,18 @@ pub(crate) enum Next {
     Wait,
 }
 
-/// Holds one GetMedia connection slot until dropped.
+/// Holds one connection slot of a [`DataApi`] until dropped.
 #[derive(Debug)]
-pub(crate) struct ConnectionSlot(Arc<Stream>);
+pub(crate) struct ConnectionSlot(Arc<Stream>, DataApi);
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         let mut limits = lock(&self.0.limits);
+        let limits = &mut limits[self.1.index()];
         limits.active = limits.active.saturating_sub(1);
-        self.0.metrics.readers.decrement(1.0);
+        if self.1 == DataApi::GetMedia {
+            self.0.metrics.readers.decrement(1.0);
+        }
     }
 }
 
@@ -245,21 +272,28 @@ impl Stream {
         *lock(&self.faults) = faults;
     }
 
-    /// Consumes one planned refusal, if any is left.
-    pub fn take_refusal(&self) -> Option<RefuseWith> {
+    /// Consumes one planned refusal of this kind of call, if any is left.
+    pub fn take_refusal(&self, kind: Refusal) -> Option<RefuseWith> {
         let mut faults = lock(&self.faults);
-        let (count, with) = faults.refuse_next?;
-        faults.refuse_next = (count > 1).then_some((count - 1, with));
+        let slot = match kind {
+            Refusal::MediaRead => &mut faults.refuse_next,
+            Refusal::PutMedia => &mut faults.refuse_next_put_media,
+            Refusal::Control => &mut faults.refuse_next_control,
+        };
+        let (count, with) = (*slot)?;
+        *slot = (count > 1).then_some((count - 1, with));
         (count > 0).then_some(with)
     }
 
-    /// Admits a GetMedia call under the per-stream rate and connection limits.
-    pub fn admit_get_media(
+    /// Admits a call under the per-stream rate and connection limits of its API.
+    pub fn admit(
         self: &Arc<Self>,
+        api: DataApi,
         tps: u32,
         connections: u32,
     ) -> Result<ConnectionSlot, RefuseWith> {
         let mut limits = lock(&self.limits);
+        let limits = &mut limits[api.index()];
         let now = Instant::now();
         while limits.recent.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
             limits.recent.pop_front();
@@ -272,8 +306,10 @@ impl Stream {
         }
         limits.recent.push_back(now);
         limits.active += 1;
-        self.metrics.readers.increment(1.0);
-        Ok(ConnectionSlot(self.clone()))
+        if api == DataApi::GetMedia {
+            self.metrics.readers.increment(1.0);
+        }
+        Ok(ConnectionSlot(self.clone(), api))
     }
 
     fn push(&self, entry: Entry, bytes: u64) {
@@ -400,7 +436,8 @@ impl Store {
             tombstone
         };
         drop(streams);
-        stream.push(Entry::Error { code: "STREAM_DELETED".into(), id: "3002".into() }, 0);
+        let deleted = InBandErrorId::StreamWriteError;
+        stream.push(Entry::Error { code: deleted.name().into(), id: deleted.id().to_string() }, 0);
         if let Some(tombstone) = tombstone
             && let Err(e) = fs::remove_dir_all(&tombstone)
         {

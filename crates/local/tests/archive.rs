@@ -96,10 +96,15 @@ async fn media_for_a_fragment_list_comes_in_the_order_asked() {
     assert_eq!(body.numbers(), [numbers[3].clone(), numbers[0].clone()]);
     assert_eq!(frames_of(&body.fragments[0]), produced[3]);
     assert_eq!(frames_of(&body.fragments[1]), produced[0]);
-    assert_eq!(
-        (body.errors[0].code.as_str(), body.errors[0].id.as_deref()),
-        ("FRAGMENT_NOT_FOUND", Some("3000"))
-    );
+    // The tags GetMediaForFragmentList's reference names: the fragment's number, an
+    // integer code (GetMedia's 4000, fragment not found) and a message.
+    let error = &body.errors[0];
+    assert_eq!((error.code.as_str(), error.id.as_deref()), ("4000", None));
+    assert!(error.message.is_some());
+    let error_tags: Vec<(&str, Option<&str>)> =
+        error.tags.iter().map(|t| (t.name.as_str(), t.value.as_deref())).collect();
+    assert_eq!(error_tags[0], (names::FRAGMENT_NUMBER, Some(missing.as_str())));
+    assert_eq!(error_tags[1].0, names::EXCEPTION_ERROR_CODE);
     let tag_names: Vec<&str> = body.fragments[0].tags().iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
         tag_names,

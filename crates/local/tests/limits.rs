@@ -227,3 +227,51 @@ async fn shutdown_ends_open_responses() {
     let body = tokio::time::timeout(Duration::from_secs(60), read_all(out.payload));
     assert!(body.await.expect("the response ended").is_empty());
 }
+
+#[tokio::test]
+async fn get_media_for_fragment_list_has_the_per_stream_limits() {
+    // A slow rate keeps each response open: 3 fit, the fourth is refused.
+    let kvs = LocalKvs::start(Config { get_media_connections: 3, get_media_rate: Some(100), ..config() })
+        .await
+        .unwrap();
+    kvs.create_stream("s").unwrap();
+    let number = kvs.ingest_mkv("s", camera_mkv(1)).unwrap()[0].to_string();
+    let client = crate::util::archive(&kvs);
+    let call = || client.get_media_for_fragment_list().stream_name("s").fragments(&number).send();
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(call().await.unwrap());
+    }
+    let refused = call().await.unwrap_err();
+    assert_eq!(
+        aws_sdk_kinesisvideoarchivedmedia::error::ProvideErrorMetadata::code(&refused),
+        Some("ConnectionLimitExceededException")
+    );
+    // GetMedia counts apart.
+    open_get_media(&kvs, "s", selector(StartSelectorType::Earliest)).await;
+    drop(open);
+    kvs.shutdown().await;
+
+    let kvs = LocalKvs::start(Config { get_media_tps: 5, ..config() }).await.unwrap();
+    kvs.create_stream("s").unwrap();
+    let number = kvs.ingest_mkv("s", camera_mkv(1)).unwrap()[0].to_string();
+    let client = crate::util::archive(&kvs);
+    let mut refused = None;
+    for i in 0..50 {
+        match client.get_media_for_fragment_list().stream_name("s").fragments(&number).send().await {
+            Ok(out) => assert_eq!(split(read_all(out.payload).await).fragments.len(), 1, "call {i}"),
+            Err(e) => {
+                refused = Some((
+                    i,
+                    aws_sdk_kinesisvideoarchivedmedia::error::ProvideErrorMetadata::code(&e)
+                        .map(str::to_owned),
+                ));
+                break;
+            }
+        }
+    }
+    let (index, code) = refused.expect("no call was refused");
+    assert!(index >= 5, "refused after {index} calls");
+    assert_eq!(code.as_deref(), Some("ClientLimitExceededException"));
+    kvs.shutdown().await;
+}

@@ -125,7 +125,7 @@ async fn twenty_streams_loop_live_with_increasing_timestamps_spread_in_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_capture_replays_on_twenty_streams() {
-    let Some(input) = kvs_mkv::testing::sample("clusters.mkv") else { return };
+    let Some(input) = kvs_samples::sample("clusters.mkv") else { return };
     let kvs = start().await;
     let expected = producer_frames(&input);
     let replay = kvs.spawn_replay("cam", STREAMS, input).unwrap();

@@ -13,8 +13,11 @@ mod get_media;
 mod archive;
 // Rate and connection limits, errors, injected faults, in-band errors.
 mod limits;
-// PutMedia over chunked HTTP, unsigned and SigV4-signed; signature checks.
+// PutMedia over chunked HTTP: acknowledgements, AWS's validation and error codes, the
+// bytes held per connection, IDLE, faults; SigV4 and body hashes.
 mod put_media;
+// Connections: header read and idle timeouts, the connection cap.
+mod connections;
 // Many live streams replayed from one input: looping, re-stamping, spreading.
 mod replay;
 // The directory store across a restart: torn writes, interrupted and failed deletes,

@@ -17,6 +17,7 @@ pub fn config() -> Config {
         idle_timeout: Duration::from_millis(300),
         get_media_tps: 1000,
         get_media_connections: 100,
+        put_media_tps: 1000,
         ..Config::default()
     }
 }
@@ -204,4 +205,4 @@ impl HasStatus for aws_sdk_kinesisvideo::config::http::HttpResponse {
 }
 
 /// Where the real captures are, if present.
-pub use kvs_mkv::testing::samples_dir;
+pub use kvs_samples::samples_dir;
