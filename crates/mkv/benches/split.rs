@@ -12,17 +12,14 @@ use kvs_mkv::{Event, FragmentSplitter};
 
 fn stream() -> Bytes {
     let target_mb: usize = std::env::var("KVS_BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
-    let dir = std::env::var_os("KVS_SAMPLES").map(std::path::PathBuf::from).unwrap_or_else(|| {
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/kvs-samples")
-    });
     let mut unit = Vec::new();
     for name in ["output_get_media.mkv", "kinesis_video_renderer_example_output.mkv", "test_mixed_tags.mkv"] {
-        if let Ok(bytes) = std::fs::read(dir.join(name)) {
+        if let Some(bytes) = kvs_samples::sample(name) {
             unit.extend_from_slice(&bytes);
         }
     }
     if unit.is_empty() {
-        eprintln!("no captures at {}: benchmarking synthetic fragments", dir.display());
+        eprintln!("no captures: benchmarking synthetic fragments");
         for i in 0..8 {
             unit.extend_from_slice(&kvs_mkv::testing::fragment(i, 60, 8000));
         }

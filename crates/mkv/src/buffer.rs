@@ -31,7 +31,20 @@ impl Buffer {
 
     /// Appends a chunk. `capacity_hint` is the expected size of the fragment being built,
     /// so that a spanning fragment is copied once rather than regrown.
+    #[inline]
     pub(crate) fn push(&mut self, chunk: Bytes, capacity_hint: usize) {
+        // The common case with small chunks: room left in the buffer being filled.
+        if let Self::Owned(owned) = self
+            && owned.capacity() - owned.len() >= chunk.len()
+            && !owned.is_empty()
+        {
+            owned.extend_from_slice(&chunk);
+            return;
+        }
+        self.push_slow(chunk, capacity_hint);
+    }
+
+    fn push_slow(&mut self, chunk: Bytes, capacity_hint: usize) {
         if self.len() == 0 {
             *self = Self::Shared(chunk);
             return;

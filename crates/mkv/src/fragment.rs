@@ -12,6 +12,11 @@ use crate::{Error, FragmentSplitter, ids};
 /// One fragment: a complete MKV "file" (EBML header, Segment, one Cluster and tags, in the
 /// KVS layout) as it arrived, and its tags.
 ///
+/// Where one Segment holds many Clusters (a merged KVS file, a plain Matroska file), each
+/// Cluster is a fragment: the first as it arrived, each later one after a copy of the
+/// Segment's header (EBML header, Segment start of unknown size, Info, Tracks), so that it
+/// too reads, decodes and plays alone.
+///
 /// Tags are read while splitting; tracks, frames and the element tree are read from the
 /// bytes on demand, so splitting a stream pays only for what is asked.
 ///
@@ -40,17 +45,23 @@ pub struct Fragment {
     pub(crate) offset: u64,
     pub(crate) index: u64,
     pub(crate) complete: bool,
+    pub(crate) shared_header_len: usize,
+    /// A part of a Segment that holds other fragments too: positions written in it
+    /// (SeekHead, Cues) point outside of it.
+    pub(crate) cut: bool,
     pub(crate) tags: Vec<SimpleTag>,
     pub(crate) kvs: KvsTags,
 }
 
 impl Fragment {
     /// Reads one fragment held whole in memory (a saved `.mkv`, a fragment's bytes passed
-    /// to a callback). Extra fragments after the first are ignored; garbage before it is
-    /// skipped.
+    /// to a callback): its first Segment, whole. Unlike the [`FragmentSplitter`], which
+    /// gives one fragment per Cluster, a Segment of many Clusters (a whole Matroska file)
+    /// is one fragment here. What follows the first Segment is ignored; garbage before it
+    /// is skipped.
     pub fn from_bytes(bytes: Bytes) -> Result<Self, Error> {
         let len = bytes.len() as u64;
-        let mut splitter = FragmentSplitter::new();
+        let mut splitter = FragmentSplitter::whole_segments();
         splitter.feed(bytes);
         splitter.finish();
         let mut first_problem = None;
@@ -66,14 +77,23 @@ impl Fragment {
         Err(first_problem.unwrap_or(Error::Garbage { offset: 0, len }))
     }
 
-    /// The fragment's bytes exactly as received (a zero-copy slice of the input).
+    /// The fragment's bytes: a standalone MKV file. Exactly as received (a zero-copy slice
+    /// of the input), unless it shares its Segment's header with earlier fragments: then its
+    /// first [`shared_header_len`](Self::shared_header_len) bytes are a copy of that header.
     pub fn bytes(&self) -> &Bytes {
         &self.bytes
     }
 
-    /// Offset of the fragment's first byte in the stream it was split from.
+    /// Offset in the stream it was split from of the fragment's first byte as received (past
+    /// its shared header, if it has one).
     pub fn offset(&self) -> u64 {
         self.offset
+    }
+
+    /// How many of [`bytes`](Self::bytes) are a copy of a header shared with earlier
+    /// fragments of the same Segment; 0 for a fragment as received.
+    pub fn shared_header_len(&self) -> usize {
+        self.shared_header_len
     }
 
     /// Position of the fragment in its stream: 0 for the first one.

@@ -11,7 +11,8 @@
 //! - the [`FragmentSplitter`] and, for the producer side, the [`SegmentReader`];
 //! - [`Fragment`]: raw bytes (zero-copy), every [`SimpleTag`], typed [`KvsTags`], its
 //!   [`Track`]s and [`Frame`]s, and its [`ElementTree`];
-//! - writing: [`EbmlWriter`] and [`Fragment::to_playable_mkv`].
+//! - writing: [`EbmlWriter`] and [`Fragment::to_playable_mkv`];
+//! - with the `testing` feature (for dev-dependencies), synthetic KVS streams in `testing`.
 //!
 //! ```
 //! use kvs_mkv::{Event, FragmentSplitter};
@@ -42,6 +43,7 @@ pub mod schema;
 mod segment;
 mod splitter;
 mod tags;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod track;
 mod tree;

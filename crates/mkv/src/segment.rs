@@ -158,7 +158,9 @@ impl SegmentReader {
                 HeaderRead::Partial => return,
                 HeaderRead::Invalid => return self.fail(Error::InvalidVint { offset }),
             };
-            if header.size.is_some_and(|s| s > self.limits.max_element_size) {
+            // The Segment is never held whole (only its children are): a file's declared
+            // size may be any.
+            if header.id != ids::SEGMENT && header.size.is_some_and(|s| s > self.limits.max_element_size) {
                 let (size, limit) = (header.size.unwrap_or(0), self.limits.max_element_size);
                 return self.fail(Error::ElementTooLarge { id: header.id, offset, size, limit });
             }

@@ -5,10 +5,18 @@
 //! its blocks, so each byte is looked at a bounded number of times whatever the chunking.
 //! Only `Tags` elements are read in full, because the trailing continuation-token tag is
 //! what tells that a fragment is complete.
+//!
+//! A fragment is one Cluster and the elements around it. A GetMedia response gives each
+//! fragment its own EBML header and Segment; a merged KVS file (the parser library's
+//! OutputSegmentMerger) and a plain Matroska file (ffmpeg, OBS, GStreamer) hold many
+//! Clusters in one Segment. There the fragments after the first get a copy of the
+//! Segment's header (EBML header, Segment start, Info, Tracks) in front of their own bytes,
+//! so that every fragment reads, decodes and plays on its own. The splitter holds one
+//! fragment at a time, so memory stays bounded by one Cluster whatever the Segment's size.
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::buffer::Buffer;
 use crate::element::{Header, HeaderRead, read_header};
@@ -22,10 +30,16 @@ use crate::{Error, ids};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
-    /// Largest declared element size accepted (default 64 MiB; KVS fragments are at most
-    /// 50 MB).
+    /// Largest declared size of an element that is read or kept whole: Tags, the EBML
+    /// header, Info and Tracks (copied into every fragment of their Segment), and every
+    /// element that is not a master (default 64 MiB; KVS fragments are at most 50 MB).
+    ///
+    /// Other masters (Segment, Cluster, BlockGroup, Cues...) are never held to it: only
+    /// stepped over, they are bounded by `max_fragment_size`.
     pub max_element_size: u64,
-    /// Largest fragment buffered before it is cut and delivered incomplete (default 128 MiB).
+    /// Largest fragment buffered (default 128 MiB). A master whose declared size would take
+    /// its fragment past it is refused on its header; a fragment that grows past it without
+    /// ending (unknown sizes) is cut there and delivered incomplete.
     pub max_fragment_size: u64,
 }
 
@@ -94,8 +108,15 @@ enum State {
 ///
 /// A fragment comes out the moment it is known to be complete: after its trailing Tags
 /// element that holds `AWS_KINESISVIDEO_CONTINUATION_TOKEN`, at the end of a known-size
-/// Segment, when the next EBML header begins, or at `finish`. A fragment cut short comes out
-/// with [`Fragment::is_complete`] false, never dropped and never merged with the next.
+/// Segment, when the next EBML header begins, when the next Cluster of its Segment begins,
+/// or at `finish`. A fragment cut short comes out with [`Fragment::is_complete`] false,
+/// never dropped and never merged with the next.
+///
+/// A Segment that holds several Clusters (a merged KVS file, a plain Matroska file) gives
+/// one fragment per Cluster; a Tags element with a second `AWS_KINESISVIDEO_FRAGMENT_NUMBER`
+/// also starts a new one. The first is the input as received; the later ones begin with a
+/// copy of the Segment's header ([`Fragment::shared_header_len`]). Fragments of a plain
+/// file have no KVS tags, so no fragment number.
 ///
 /// ```
 /// use bytes::Bytes;
@@ -132,6 +153,20 @@ pub struct FragmentSplitter {
     in_segment: bool,
     /// Garbage being skipped: its offset, length so far, and the reason.
     skipping: Option<Skipped>,
+    /// Whether the open fragment has reached a Cluster: the next one starts a new fragment.
+    has_cluster: bool,
+    /// Where the first fragment of the open Segment holds the parts of its header.
+    header_parts: HeaderParts,
+    /// The open fragment continues a Segment that earlier fragments began: the header they
+    /// share, put in front of its bytes.
+    shared: Option<Bytes>,
+    /// Each Segment is one fragment, however many Clusters it holds
+    /// ([`Fragment::from_bytes`]: the caller says the bytes are one fragment).
+    whole_segments: bool,
+    /// The open fragment follows a continuation token and has shown no Segment element
+    /// yet, only padding: it may be garbage between GetMedia fragments, and is dropped as
+    /// such unless a Segment element comes.
+    tentative: bool,
     events: VecDeque<Event>,
     finished: bool,
     next_index: u64,
@@ -145,6 +180,24 @@ impl Default for FragmentSplitter {
 }
 
 const EBML_MAGIC: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
+
+/// The Segment start a shared header carries: its size is unknown, since its fragment is
+/// only a part of the original Segment.
+const SEGMENT_OF_UNKNOWN_SIZE: [u8; 12] =
+    [0x18, 0x53, 0x80, 0x67, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
+
+/// Most padding (Void, CRC-32) accepted between a continuation token and the next element of
+/// the same Segment. OutputSegmentMerger writes a 3-byte Void there; anything longer is taken
+/// for garbage before the next EBML header, as between GetMedia fragments.
+const MAX_PADDING_AFTER_TOKEN: usize = 64;
+
+/// Ranges, in the first fragment of a Segment, of what later fragments copy.
+#[derive(Debug, Clone, Default)]
+struct HeaderParts {
+    ebml: Option<std::ops::Range<usize>>,
+    info: Option<std::ops::Range<usize>>,
+    tracks: Option<std::ops::Range<usize>>,
+}
 
 impl FragmentSplitter {
     /// A splitter with the default [`Limits`].
@@ -163,11 +216,21 @@ impl FragmentSplitter {
             tags: Vec::new(),
             in_segment: false,
             skipping: None,
+            has_cluster: false,
+            header_parts: HeaderParts::default(),
+            shared: None,
+            whole_segments: false,
+            tentative: false,
             events: VecDeque::new(),
             finished: false,
             next_index: 0,
             capacity_hint: 64 << 10,
         }
+    }
+
+    /// A splitter that cuts only where Segments end: what [`Fragment::from_bytes`] uses.
+    pub(crate) fn whole_segments() -> Self {
+        Self { whole_segments: true, ..Self::new() }
     }
 
     /// Adds the next chunk of input. Any size works, from one byte to the whole stream; a
@@ -177,6 +240,11 @@ impl FragmentSplitter {
             return;
         }
         self.buf.push(chunk, self.capacity_hint);
+        // Still short of the element the cursor steps over: nothing to look at. Small chunks
+        // cost one copy each and no more.
+        if self.pos > self.buf.len() {
+            return;
+        }
         self.run();
     }
 
@@ -187,6 +255,10 @@ impl FragmentSplitter {
         }
         self.finished = true;
         self.run();
+        if self.tentative {
+            self.abandon();
+            self.run();
+        }
         if self.state != State::Between {
             if self.in_segment {
                 let whole = self.pos == self.buf.len();
@@ -266,7 +338,7 @@ impl FragmentSplitter {
         if let State::Segment { end: Some(end) } | State::Unknown { segment_end: Some(end), .. } = self.state
             && self.pos >= end
         {
-            self.close_fragment(self.pos, true);
+            self.end_fragment();
             return true;
         }
         if self.pos == self.buf.len() {
@@ -281,6 +353,10 @@ impl FragmentSplitter {
         let header = match read_header(&self.buf.as_slice()[self.pos..]) {
             HeaderRead::Done(h) => h,
             HeaderRead::Partial => return false,
+            HeaderRead::Invalid if self.tentative => {
+                self.abandon();
+                return true;
+            }
             HeaderRead::Invalid => {
                 self.corrupt(Error::InvalidVint { offset });
                 return true;
@@ -288,6 +364,8 @@ impl FragmentSplitter {
         };
         if let Some(size) = header.size
             && size > self.limits.max_element_size
+            && held_whole(header.id)
+            && !self.tentative
         {
             let limit = self.limits.max_element_size;
             self.corrupt(Error::ElementTooLarge { id: header.id, offset, size, limit });
@@ -317,34 +395,84 @@ impl FragmentSplitter {
             ids::SEGMENT => {
                 self.pos += header.len;
                 self.in_segment = true;
-                self.state = State::Segment { end: header.size.map(|s| self.pos + s as usize) };
+                let end =
+                    header.size.map(|s| self.pos.saturating_add(usize::try_from(s).unwrap_or(usize::MAX)));
+                self.state = State::Segment { end };
                 true
+            }
+            ids::EBML if self.pos == 0 => {
+                self.header_parts.ebml = header.size.map(|s| 0..header.len + s as usize);
+                self.step_over(header, offset)
             }
             _ => self.step_over(header, offset),
         }
     }
 
     fn step_segment(&mut self, header: Header, offset: u64, end: Option<usize>) -> bool {
+        if matches!(header.id, ids::EBML | ids::SEGMENT) {
+            self.end_fragment();
+            return true;
+        }
+        if self.tentative {
+            let padding = matches!(header.id, ids::VOID | ids::CRC32)
+                && header.size.is_some_and(|s| s <= MAX_PADDING_AFTER_TOKEN as u64)
+                && self.pos + header.len + header.size.unwrap_or(0) as usize <= MAX_PADDING_AFTER_TOKEN;
+            if padding {
+                return self.step_over(header, offset);
+            }
+            if !is_segment_element(header.id) {
+                self.abandon();
+                return true;
+            }
+            // A real element of the same Segment: what came since the token is a fragment.
+            self.tentative = false;
+            return true;
+        }
         match header.id {
-            ids::EBML | ids::SEGMENT => {
-                self.close_fragment(self.pos, true);
+            ids::TAGS => self.read_tags(header, offset),
+            ids::CLUSTER if self.has_cluster && !self.whole_segments => {
+                self.cut_fragment(self.pos, false);
                 true
             }
-            ids::TAGS => self.read_tags(header, offset),
+            ids::INFO | ids::TRACKS if self.shared.is_none() && !self.has_cluster => {
+                if let Some(size) = header.size {
+                    let range = Some(self.pos..self.pos + header.len + size as usize);
+                    let part = if header.id == ids::INFO {
+                        &mut self.header_parts.info
+                    } else {
+                        &mut self.header_parts.tracks
+                    };
+                    if part.is_none() {
+                        *part = range;
+                    }
+                }
+                self.step_over(header, offset)
+            }
             _ if header.size.is_none() && schema::kind_of(header.id) == ElementType::Master => {
+                self.has_cluster |= header.id == ids::CLUSTER;
                 self.pos += header.len;
                 self.state = State::Unknown { id: header.id, segment_end: end };
                 true
             }
-            _ => self.step_over(header, offset),
+            _ => {
+                self.has_cluster |= header.id == ids::CLUSTER;
+                self.step_over(header, offset)
+            }
         }
     }
 
-    /// Moves the cursor past a known-size element without reading its data.
+    /// Moves the cursor past a known-size element without reading its data; refuses one that
+    /// would take the fragment past its limit before any byte of it is buffered.
     fn step_over(&mut self, header: Header, offset: u64) -> bool {
         match header.size {
             Some(size) => {
-                self.pos += header.len + size as usize;
+                let end = (self.pos + header.len) as u64 + size;
+                if end > self.limits.max_fragment_size {
+                    let offset = self.base;
+                    self.corrupt(Error::FragmentTooLarge { offset, limit: self.limits.max_fragment_size });
+                    return true;
+                }
+                self.pos = end as usize;
                 true
             }
             // Unknown sizes nest only as masters; anything else cannot be stepped over.
@@ -386,14 +514,22 @@ impl FragmentSplitter {
             self.corrupt(error);
             return true;
         }
+        let (old_tags, new_tags) = self.tags.split_at(first_new);
+        let number = |tags: &[SimpleTag]| tags.iter().any(|t| t.name == names::FRAGMENT_NUMBER);
+        if number(old_tags) && number(new_tags) && !self.whole_segments {
+            // A second fragment number: these Tags begin the next fragment of the Segment.
+            self.tags.truncate(first_new);
+            self.cut_fragment(self.pos, false);
+            return true;
+        }
         self.pos = end;
-        let new_tags = &self.tags[first_new..];
-        // The continuation token ends a fragment; an error code ends the error "fragment".
-        let ends_fragment = |name: &str| {
-            matches!(name, names::CONTINUATION_TOKEN | names::ERROR_CODE | names::EXCEPTION_ERROR_CODE)
-        };
-        if new_tags.iter().any(|t| ends_fragment(&t.name)) {
+        if new_tags.iter().any(|t| matches!(t.name.as_str(), names::ERROR_CODE | names::EXCEPTION_ERROR_CODE))
+        {
+            // An error "fragment" ends the response.
             self.close_fragment(end, true);
+        } else if new_tags.iter().any(|t| t.name == names::CONTINUATION_TOKEN) && !self.whole_segments {
+            // The token ends a fragment; a merged file goes on with the next in the Segment.
+            self.cut_fragment(end, true);
         }
         true
     }
@@ -411,18 +547,85 @@ impl FragmentSplitter {
         }
     }
 
+    /// Ends the open fragment where its Segment ends: delivered, or dropped as garbage if it
+    /// was only padding after a continuation token.
+    fn end_fragment(&mut self) {
+        if self.tentative {
+            self.abandon();
+        } else {
+            self.close_fragment(self.pos, true);
+        }
+    }
+
     /// Hands out `buf[..end]` as the open fragment (or as an AWS error) and returns to
     /// looking for the next one.
     fn close_fragment(&mut self, end: usize, complete: bool) {
+        self.deliver(end, complete, self.shared.is_some());
+        self.reset();
+    }
+
+    /// Hands out `buf[..end]` as a complete fragment and goes on reading its Segment: what
+    /// follows is the next fragment, with a copy of the Segment's header in front.
+    /// `tentative`: nothing says yet that the Segment goes on (see [`Self::tentative`]).
+    fn cut_fragment(&mut self, end: usize, tentative: bool) {
+        let segment_end = match self.state {
+            State::Segment { end } | State::Unknown { segment_end: end, .. } => end,
+            State::Between | State::Top => None,
+        };
+        let header = if self.shared.is_none() { Some(self.shared_header()) } else { None };
+        self.deliver(end, true, true);
+        if let Some(header) = header {
+            self.shared = Some(header);
+        }
+        self.state = State::Segment { end: segment_end.map(|e| e.saturating_sub(end)) };
+        self.pos = 0;
+        self.has_cluster = false;
+        self.tentative = tentative;
+    }
+
+    /// The open fragment since its continuation token was no fragment: its bytes are
+    /// garbage, skipped with what follows up to the next EBML header.
+    fn abandon(&mut self) {
+        self.tags.clear();
+        self.reset();
+    }
+
+    /// Back to looking for an EBML header.
+    fn reset(&mut self) {
+        self.state = State::Between;
+        self.pos = 0;
+        self.has_cluster = false;
+        self.header_parts = HeaderParts::default();
+        self.shared = None;
+        self.tentative = false;
+    }
+
+    /// The header later fragments of the open Segment share, from its first fragment (the
+    /// open one): EBML header, Segment start, Info and Tracks.
+    fn shared_header(&self) -> Bytes {
+        let data = self.buf.as_slice();
+        let part = |range: &Option<std::ops::Range<usize>>| {
+            range.as_ref().and_then(|r| data.get(r.clone())).unwrap_or_default()
+        };
+        let parts = &self.header_parts;
+        let mut out = BytesMut::new();
+        out.extend_from_slice(part(&parts.ebml));
+        out.extend_from_slice(&SEGMENT_OF_UNKNOWN_SIZE);
+        out.extend_from_slice(part(&parts.info));
+        out.extend_from_slice(part(&parts.tracks));
+        out.freeze()
+    }
+
+    /// Hands out `buf[..end]` (after the shared header, if any) as a fragment, or as an AWS
+    /// error. `cut`: the fragment is a part of a longer Segment.
+    fn deliver(&mut self, end: usize, complete: bool, cut: bool) {
         self.flush_skipped();
         let offset = self.base;
         let tags = std::mem::take(&mut self.tags);
-        self.state = State::Between;
-        self.pos = 0;
         if end == 0 {
             return;
         }
-        let bytes = self.buf.take(end);
+        let own = self.buf.take(end);
         self.base += end as u64;
         // Size the next buffer for the largest recent fragment, so that one that spans
         // chunks is copied once instead of regrown.
@@ -431,10 +634,28 @@ impl FragmentSplitter {
             self.events.push_back(Event::AwsError(error));
             return;
         }
+        let (bytes, shared_header_len) = match &self.shared {
+            Some(header) => {
+                let mut bytes = BytesMut::with_capacity(header.len() + own.len());
+                bytes.extend_from_slice(header);
+                bytes.extend_from_slice(&own);
+                (bytes.freeze(), header.len())
+            }
+            None => (own, 0),
+        };
         let kvs = KvsTags::from_tags(&tags);
         let index = self.next_index;
         self.next_index += 1;
-        self.events.push_back(Event::Fragment(Fragment { bytes, offset, index, complete, tags, kvs }));
+        self.events.push_back(Event::Fragment(Fragment {
+            bytes,
+            offset,
+            index,
+            complete,
+            shared_header_len,
+            cut,
+            tags,
+            kvs,
+        }));
     }
 
     /// Drops `n` bytes at the front as garbage, merging with the run being skipped.
@@ -460,6 +681,19 @@ impl FragmentSplitter {
             self.events.push_back(Event::Skipped(skipped));
         }
     }
+}
+
+/// Whether the element is read or kept whole, and so held to `Limits::max_element_size`:
+/// masters other than these are only stepped over.
+fn held_whole(id: u32) -> bool {
+    matches!(id, ids::TAGS | ids::INFO | ids::TRACKS | ids::EBML)
+        || schema::kind_of(id) != ElementType::Master
+}
+
+/// Whether the element is a child of the Segment (Cluster, Tags, Cues...): after a
+/// continuation token, one of these says the Segment goes on.
+fn is_segment_element(id: u32) -> bool {
+    schema::spec(id).is_some_and(|s| s.parent == Some(ids::SEGMENT))
 }
 
 /// Position of `needle` in `haystack`, scanning for its first byte.

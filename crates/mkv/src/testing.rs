@@ -1,5 +1,8 @@
 //! Synthetic KVS streams for tests, examples and benchmarks of this and other crates: the
 //! exact GetMedia layout, with made-up frame payloads.
+//!
+//! Behind the `testing` feature, which only dev-dependencies enable: pure functions, no
+//! I/O. The real captures are found by the dev-only crate `kvs-samples`.
 
 use bytes::Bytes;
 
@@ -63,28 +66,4 @@ pub fn stream_of(n: u64) -> Bytes {
         out.extend_from_slice(&fragment(i, 3, 16));
     }
     Bytes::from(out)
-}
-
-/// The folder of real KVS captures the tests use: `$KVS_SAMPLES`, else
-/// `../shared/kvs-samples` beside the repository. `None`, with a note on standard error,
-/// where neither holds them (a fresh clone): tests that need them then skip.
-pub fn samples_dir() -> Option<std::path::PathBuf> {
-    let dir = std::env::var_os("KVS_SAMPLES").map(std::path::PathBuf::from).unwrap_or_else(|| {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/kvs-samples")
-    });
-    if dir.join("README.md").is_file() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: no KVS captures at {} (set KVS_SAMPLES)", dir.display());
-        None
-    }
-}
-
-/// One capture from [`samples_dir`], read whole; `None` to skip.
-///
-/// # Panics
-/// If the folder exists but the file cannot be read: a broken checkout should fail loudly.
-pub fn sample(name: &str) -> Option<Bytes> {
-    let path = samples_dir()?.join(name);
-    Some(Bytes::from(std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))))
 }

@@ -149,8 +149,9 @@ impl Fragment {
     /// Players show a length and a seek bar only when Info has a Duration, which KVS
     /// producers leave out: it is added, from the first frame to the end of the last.
     /// Where that or a size change (a 1-byte unknown marker growing) moves later byte
-    /// positions, SeekHead and Cues, which hold positions, become Void elements of the same
-    /// length rather than point to the wrong place. A block cut short (an incomplete
+    /// positions, or where the fragment is one Cluster of a longer Segment (a merged or
+    /// plain Matroska file), SeekHead and Cues, which hold positions, become Void elements
+    /// of the same length rather than point to the wrong place. A block cut short (an incomplete
     /// fragment) is left out, so the file holds whole frames only.
     pub fn to_playable_mkv(&self) -> Result<Vec<u8>, Error> {
         let mut tree = ElementTree::parse(self.bytes.clone());
@@ -161,7 +162,7 @@ impl Fragment {
         }
         let added_duration = self.add_duration(&mut tree);
         let mut out = Vec::with_capacity(self.bytes.len() + 16);
-        let void_positions = added_duration || grew(tree.roots());
+        let void_positions = self.cut || added_duration || grew(tree.roots());
         for root in tree.roots() {
             write_known(root, void_positions, &mut out);
         }

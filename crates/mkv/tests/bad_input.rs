@@ -5,23 +5,34 @@ use crate::util::{fragments, split};
 
 #[test]
 fn huge_declared_size_is_an_error_not_an_allocation() {
-    // A Cluster declaring 2^55 bytes after a good fragment.
-    let mut w = EbmlWriter::new();
-    w.raw(&testing::fragment(0, 2, 8));
-    w.ebml_header("matroska").unknown_size_master(ids::SEGMENT);
-    w.raw(&[0x1F, 0x43, 0xB6, 0x75, 0x01, 0x80, 0, 0, 0, 0, 0, 0]);
-    w.raw(&testing::fragment(1, 2, 8));
-    let events = split(&w.into_bytes());
-    let frags = fragments(&events);
-    assert_eq!(frags.len(), 3, "{events:?}");
-    assert!(frags[0].is_complete() && !frags[1].is_complete() && frags[2].is_complete());
-    assert_eq!(frags[2].kvs().fragment_number.as_ref().unwrap().to_string(), testing::fragment_number(1));
-    let skipped: Vec<_> =
-        events.iter().filter_map(|e| if let Event::Skipped(s) = e { Some(s) } else { None }).collect();
-    assert_eq!(skipped.len(), 1);
-    assert!(
-        matches!(skipped[0].reason, Error::ElementTooLarge { id: ids::CLUSTER, size, .. } if size == 1 << 55)
-    );
+    // A Cluster declaring 2^55 bytes after a good fragment: a master is bounded by the
+    // fragment limit, refused on its header. A SimpleBlock declaring as much breaks the
+    // element limit.
+    for (element, reason) in [
+        (&[0x1F, 0x43, 0xB6, 0x75, 0x01, 0x80, 0, 0, 0, 0, 0, 0][..], "fragment"),
+        (&[0x1F, 0x43, 0xB6, 0x75, 0xFF, 0xA3, 0x01, 0x80, 0, 0, 0, 0, 0, 0][..], "element"),
+    ] {
+        let mut w = EbmlWriter::new();
+        w.raw(&testing::fragment(0, 2, 8));
+        w.ebml_header("matroska").unknown_size_master(ids::SEGMENT);
+        w.raw(element);
+        w.raw(&testing::fragment(1, 2, 8));
+        let events = split(&w.into_bytes());
+        let frags = fragments(&events);
+        assert_eq!(frags.len(), 3, "{events:?}");
+        assert!(frags[0].is_complete() && !frags[1].is_complete() && frags[2].is_complete());
+        assert_eq!(frags[2].kvs().fragment_number.as_ref().unwrap().to_string(), testing::fragment_number(1));
+        let skipped: Vec<_> =
+            events.iter().filter_map(|e| if let Event::Skipped(s) = e { Some(s) } else { None }).collect();
+        assert_eq!(skipped.len(), 1);
+        match reason {
+            "fragment" => assert!(matches!(skipped[0].reason, Error::FragmentTooLarge { .. }), "{skipped:?}"),
+            _ => assert!(
+                matches!(skipped[0].reason, Error::ElementTooLarge { id: ids::SIMPLE_BLOCK, size, .. } if size == 1 << 55),
+                "{skipped:?}"
+            ),
+        }
+    }
 }
 
 #[test]

@@ -9,6 +9,9 @@ mod samples;
 /// Chunking, garbage and truncation, on captures and synthetic streams (proptest).
 mod chunking;
 
+/// Segments holding several fragments: merged KVS files, plain Matroska files.
+mod segments;
+
 /// Bad input: limits, hostile sizes, in-band errors.
 mod bad_input;
 

@@ -1,7 +1,7 @@
 use bytes::Bytes;
 use kvs_mkv::{Event, FragmentSplitter};
 
-pub use kvs_mkv::testing::sample;
+pub use kvs_samples::sample;
 
 /// Every capture's name.
 pub const SAMPLES: &[&str] = &[
@@ -47,4 +47,28 @@ pub fn fragments(events: &[Event]) -> Vec<&kvs_mkv::Fragment> {
             _ => None,
         })
         .collect()
+}
+
+/// A comparable digest of events: everything but the zero-copy identity of buffers.
+pub fn digest(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| match e {
+            Event::Fragment(f) => format!(
+                "fragment {} @{} {} bytes ({} shared) complete={} tags={:?} hash={:x}",
+                f.index(),
+                f.offset(),
+                f.bytes().len(),
+                f.shared_header_len(),
+                f.is_complete(),
+                f.tags(),
+                fnv(f.bytes())
+            ),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
