@@ -1,7 +1,9 @@
 //! Decode and export speed on 720p H.264 with a 2 s GOP (the synthetic camera at 15 fps,
 //! 30 frames per fragment): every frame, every 10th, keyframes only, through openh264
 //! and (feature `ffmpeg`) FFmpeg; RGB conversion (yuvutils-rs against openh264's own);
-//! JPEG encoding of one 720p frame; export of every frame against every 10th.
+//! encoding one 720p frame: JPEG from its YUV planes against JPEG through RGB, PNG, and a
+//! copy of the planes as the floor; export of every frame against every 10th, and
+//! every frame written to files on 1 and 2 threads ([`FrameExporter`]).
 //!
 //! Run: `cargo bench -p kvs-media [--features ffmpeg] --bench decode -- --quick`. FFmpeg
 //! runs single-threaded, like openh264, so the two compare per frame.
@@ -10,7 +12,7 @@ use std::hint::black_box;
 use std::num::NonZeroUsize;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use kvs_media::{BackendKind, FrameDecoder, ImageFormat, Selection, VideoOptions};
+use kvs_media::{BackendKind, FrameDecoder, FrameExporter, ImageFormat, Selection, VideoOptions};
 use kvs_mkv::Fragment;
 
 const FRAMES: u64 = 60;
@@ -72,19 +74,27 @@ fn export(c: &mut Criterion) {
     for (name, selection) in selections().into_iter().take(2) {
         group.bench_function(name, |b| {
             b.iter(|| {
-                let decoded = FrameDecoder::new(VideoOptions::with_selection(selection.clone()))
-                    .decode(&fragment)
-                    .expect("decodes");
-                let bytes: usize = decoded
-                    .frames
-                    .iter()
-                    .map(|f| {
-                        kvs_media::encode_image(&f.rgb, ImageFormat::Jpeg { quality: 85 })
-                            .expect("encodes")
-                            .len()
+                let mut bytes = 0;
+                FrameDecoder::new(VideoOptions::with_selection(selection.clone()))
+                    .decode_with(&fragment, |p| {
+                        bytes += p.encode(ImageFormat::Jpeg { quality: 85 }).expect("encodes").len()
                     })
-                    .sum();
+                    .expect("decodes");
                 black_box(bytes)
+            })
+        });
+    }
+    // Decoding and encoding on worker threads, every frame to a file.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for threads in [1, 2] {
+        group.bench_function(format!("files_{threads}_threads"), |b| {
+            let threads = NonZeroUsize::new(threads).expect("non-zero");
+            let format = ImageFormat::Jpeg { quality: 85 };
+            b.iter(|| {
+                let mut exporter = FrameExporter::new(VideoOptions::default(), format, dir.path(), threads);
+                let mut reports = exporter.submit(fragment.clone());
+                reports.extend(exporter.flush());
+                black_box(reports.iter().map(|r| r.written).sum::<u64>())
             })
         });
     }
@@ -109,12 +119,28 @@ fn still(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("frame_720p");
     group.sample_size(20);
+    let planes = kvs_media::YuvPlanes { width: w, height: h, y, u, v, strides: (w, w / 2, w / 2) };
+    let jpeg = ImageFormat::Jpeg { quality: 85 };
+    // The floor: copying the planes, as the exporter does to hand a picture to an encoder.
+    group.bench_function("copy_planes", |b| b.iter(|| black_box(planes.to_packed().len())));
     group.bench_function("jpeg_encode_q85", |b| {
-        b.iter(|| {
-            black_box(
-                kvs_media::encode_image(&rgb, ImageFormat::Jpeg { quality: 85 }).expect("encodes").len(),
-            )
-        })
+        b.iter(|| black_box(kvs_media::encode_image(&rgb, jpeg).expect("encodes").len()))
+    });
+    for (name, matrix) in [("bt601", kvs_media::Matrix::Bt601), ("bt709", kvs_media::Matrix::Bt709)] {
+        let colour = kvs_media::Colour { matrix, full_range: false };
+        group.bench_function(format!("jpeg_q85_from_yuv_{name}"), |b| {
+            b.iter(|| black_box(kvs_media::encode_yuv(&planes, colour, jpeg).expect("encodes").len()))
+        });
+        group.bench_function(format!("jpeg_q85_through_rgb_{name}"), |b| {
+            b.iter(|| {
+                let rgb = planes.to_rgb(colour).expect("converts");
+                black_box(kvs_media::encode_image(&rgb, jpeg).expect("encodes").len())
+            })
+        });
+    }
+    let colour = kvs_media::Colour { matrix: kvs_media::Matrix::Bt709, full_range: false };
+    group.bench_function("png_fast_from_yuv", |b| {
+        b.iter(|| black_box(kvs_media::encode_yuv(&planes, colour, ImageFormat::Png).expect("encodes").len()))
     });
     let mut out = vec![0u8; w * h * 3];
     group.bench_function("rgb_yuvutils_bt601", |b| {
@@ -129,14 +155,7 @@ fn still(c: &mut Criterion) {
     // the first frame, which carries SPS and PPS in-band, as Annex B.
     let payload = &fragment.frames().expect("frames")[0].payload;
     let mut annex_b = Vec::new();
-    let mut pos = 0;
-    while pos + 4 <= payload.len() {
-        let len =
-            u32::from_be_bytes([payload[pos], payload[pos + 1], payload[pos + 2], payload[pos + 3]]) as usize;
-        annex_b.extend_from_slice(&[0, 0, 0, 1]);
-        annex_b.extend_from_slice(&payload[pos + 4..pos + 4 + len]);
-        pos += 4 + len;
-    }
+    kvs_h264::avcc_to_annex_b(payload, kvs_h264::LengthSize::FOUR, &mut annex_b).expect("AVCC");
     let mut h264 = openh264::decoder::Decoder::new().expect("decoder");
     let picture = h264.decode(&annex_b).expect("decodes").expect("a picture");
     group.bench_function("rgb_openh264_bt601", |b| {

@@ -12,6 +12,8 @@ use bytes::Bytes;
 use kvs_mkv::{Fragment, Track, TrackKind};
 
 use crate::Error;
+use crate::codec::Codec;
+use crate::error::AudioProblem;
 
 /// One coded audio frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,11 +74,11 @@ pub struct PcmFormat {
 impl PcmFormat {
     /// The format of a PCM track; an error for other codecs or impossible settings.
     pub fn from_track(track: &Track) -> Result<Self, Error> {
-        let bad = |reason: String| Error::AudioFormat { track: track.number, reason };
-        let (float, big_endian) = match track.codec_id.as_str() {
-            "A_PCM/INT/LIT" => (false, false),
-            "A_PCM/INT/BIG" => (false, true),
-            "A_PCM/FLOAT/IEEE" => (true, false),
+        let bad = |problem: AudioProblem| Error::AudioFormat { track: track.number, problem };
+        let (float, big_endian) = match Codec::from_codec_id(&track.codec_id) {
+            Some(Codec::PcmIntLittle) => (false, false),
+            Some(Codec::PcmIntBig) => (false, true),
+            Some(Codec::PcmFloat) => (true, false),
             _ => {
                 return Err(Error::UnsupportedCodec {
                     track: track.number,
@@ -84,17 +86,17 @@ impl PcmFormat {
                 });
             }
         };
-        let audio = track.audio.ok_or_else(|| bad("no Audio settings".into()))?;
+        let audio = track.audio.ok_or(bad(AudioProblem::NoAudioSettings))?;
         let rate = audio.sampling_frequency;
         if !((1.0..=768_000.0).contains(&rate) && rate.fract() == 0.0) {
-            return Err(bad(format!("sampling frequency {rate} Hz")));
+            return Err(bad(AudioProblem::SamplingFrequency(rate)));
         }
         let channels = u16::try_from(audio.channels).ok().filter(|c| (1..=32).contains(c));
-        let channels = channels.ok_or_else(|| bad(format!("{} channels", audio.channels)))?;
-        let bits = audio.bit_depth.ok_or_else(|| bad("no BitDepth".into()))?;
+        let channels = channels.ok_or(bad(AudioProblem::Channels(audio.channels)))?;
+        let bits = audio.bit_depth.ok_or(bad(AudioProblem::NoBitDepth))?;
         let valid = if float { bits == 32 } else { matches!(bits, 8 | 16 | 24 | 32) };
         if !valid {
-            return Err(bad(format!("bit depth {bits}")));
+            return Err(bad(AudioProblem::BitDepth(bits)));
         }
         Ok(Self { sample_rate: rate as u32, channels, bits: bits as u16, float, big_endian })
     }
@@ -159,7 +161,7 @@ impl std::fmt::Debug for WavWriter {
 fn wav_error(path: &Path) -> impl Fn(hound::Error) -> Error + '_ {
     move |e| match e {
         hound::Error::IoError(source) => Error::Io { path: path.to_owned(), source },
-        other => Error::Encode { format: "wav", message: other.to_string() },
+        other => Error::Encode { format: "wav", source: Box::new(other) },
     }
 }
 
@@ -167,11 +169,9 @@ impl WavWriter {
     /// Creates the file for this track: PCM tracks keep their format; AAC (with the
     /// `ffmpeg` feature) becomes 16-bit PCM at the decoder's rate.
     pub fn create(path: &Path, track: &Track) -> Result<Self, Error> {
-        let source = match track.codec_id.as_str() {
+        let source = match Codec::from_codec_id(&track.codec_id) {
             #[cfg(feature = "ffmpeg")]
-            "A_AAC" | "A_AAC/MPEG4/LC" | "A_AAC/MPEG2/LC" => {
-                Source::Aac(Box::new(crate::ffmpeg_backend::AacDecoder::new(track)?))
-            }
+            Some(Codec::Aac) => Source::Aac(Box::new(crate::ffmpeg_backend::AacDecoder::new(track)?)),
             _ => Source::Pcm(PcmFormat::from_track(track)?),
         };
         let wav = match &source {
@@ -191,10 +191,7 @@ impl WavWriter {
                 let format = *format;
                 let align = format.block_align();
                 if !payload.len().is_multiple_of(align) {
-                    return Err(Error::CorruptFrame(format!(
-                        "{} bytes of PCM is not a whole number of {align}-byte sample frames",
-                        payload.len()
-                    )));
+                    return Err(Error::PartialSamples { bytes: payload.len(), block_align: align });
                 }
                 let Some(wav) = self.wav.as_mut() else { return Ok(()) };
                 write_pcm(wav, format, payload).map_err(wav_error(&self.path))?;

@@ -71,13 +71,13 @@ impl YuvPlanes<'_> {
             stride >= w && h.checked_sub(1).is_none_or(|last| last * stride + w <= plane.len())
         };
         if self.width == 0 || self.height == 0 {
-            return Err(Error::Conversion("empty picture".into()));
+            return Err(Error::BadPlanes { width: self.width, height: self.height });
         }
         if !(fits(self.y, self.strides.0, self.width, self.height)
             && fits(self.u, self.strides.1, cw, ch)
             && fits(self.v, self.strides.2, cw, ch))
         {
-            return Err(Error::Conversion(format!("planes too small for {}x{}", self.width, self.height)));
+            return Err(Error::BadPlanes { width: self.width, height: self.height });
         }
         Ok(())
     }
@@ -103,22 +103,16 @@ impl YuvPlanes<'_> {
         self.validate()?;
         let mut rgb = vec![0u8; self.width * self.height * 3];
         self.write_rgb(colour, &mut rgb)?;
-        Array3::from_shape_vec((self.height, self.width, 3), rgb)
-            .map_err(|e| Error::Conversion(e.to_string()))
+        Array3::from_shape_vec((self.height, self.width, 3), rgb).map_err(|e| Error::Conversion(Box::new(e)))
     }
 
     /// Converts into `rgb`, which must hold exactly `width * height * 3` bytes.
     pub fn write_rgb(&self, colour: Colour, rgb: &mut [u8]) -> Result<(), Error> {
         self.validate()?;
         if rgb.len() != self.width * self.height * 3 {
-            return Err(Error::Conversion(format!(
-                "{} bytes for a {}x{} RGB picture",
-                rgb.len(),
-                self.width,
-                self.height
-            )));
+            return Err(Error::RgbBufferSize { expected: self.width * self.height * 3, got: rgb.len() });
         }
-        let too_big = |_| Error::Conversion("picture too large".into());
+        let too_big = |_| Error::TooLarge { format: "rgb", width: self.width, height: self.height };
         let image = YuvPlanarImage {
             y_plane: self.y,
             y_stride: u32::try_from(self.strides.0).map_err(too_big)?,
@@ -136,7 +130,7 @@ impl YuvPlanes<'_> {
             Matrix::Bt2020 => YuvStandardMatrix::Bt2020,
         };
         yuvutils_rs::yuv420_to_rgb(&image, rgb, image.width * 3, range, matrix)
-            .map_err(|e| Error::Conversion(e.to_string()))
+            .map_err(|e| Error::Conversion(Box::new(e)))
     }
 }
 
@@ -190,7 +184,8 @@ mod tests {
             v: &planes[2],
             strides: (16, 8, 8),
         };
-        assert!(matches!(p.to_rgb(Colour::from_signalling(None, None, 8)), Err(Error::Conversion(_))));
+        let error = p.to_rgb(Colour::from_signalling(None, None, 8)).unwrap_err();
+        assert!(matches!(error, Error::BadPlanes { width: 16, height: 8 }), "{error}");
     }
 
     #[test]

@@ -13,7 +13,9 @@ use ff::util::frame;
 use ffmpeg_next as ff;
 
 use crate::Error;
+use crate::codec::Codec;
 use crate::colour::YuvPlanes;
+use crate::error::AudioProblem;
 use crate::nal::Signalling;
 use crate::video::{Backend, Output};
 
@@ -29,18 +31,28 @@ fn init() {
 
 /// The FFmpeg codec for a Matroska video CodecID.
 fn video_codec(codec_id: &str) -> Option<Id> {
-    Some(match codec_id {
-        "V_MPEG4/ISO/AVC" => Id::H264,
-        "V_MPEGH/ISO/HEVC" => Id::HEVC,
-        "V_VP8" => Id::VP8,
-        "V_VP9" => Id::VP9,
-        "V_MJPEG" => Id::MJPEG,
+    Some(match Codec::from_codec_id(codec_id)? {
+        Codec::H264 => Id::H264,
+        Codec::H265 => Id::HEVC,
+        Codec::Vp8 => Id::VP8,
+        Codec::Vp9 => Id::VP9,
+        Codec::Mjpeg => Id::MJPEG,
         _ => return None,
     })
 }
 
+const BACKEND: &str = "FFmpeg";
+
 fn ff_error(e: ff::Error) -> Error {
-    Error::Decoder(e.to_string())
+    Error::Decoder { backend: BACKEND, source: Box::new(e) }
+}
+
+fn rejected(e: ff::Error) -> Error {
+    Error::FrameRejected { backend: BACKEND, source: Box::new(e) }
+}
+
+fn scaler_error(e: ff::Error) -> Error {
+    Error::Decoder { backend: "swscale", source: Box::new(e) }
 }
 
 /// A libavcodec video decoder, one thread (the caller decodes streams in parallel).
@@ -77,7 +89,7 @@ impl FfmpegVideo {
                 Ok(()) => self.emit(out)?,
                 Err(ff::Error::Eof) => return Ok(()),
                 Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => return Ok(()),
-                Err(e) => return Err(Error::CorruptFrame(e.to_string())),
+                Err(e) => return Err(rejected(e)),
             }
         }
     }
@@ -117,11 +129,11 @@ impl FfmpegVideo {
                     height,
                     ff::software::scaling::Flags::BILINEAR,
                 )
-                .map_err(|e| Error::Conversion(e.to_string()))?;
+                .map_err(scaler_error)?;
                 self.converted = Some((scaler, frame::Video::empty()));
             }
             let Some((scaler, converted)) = self.converted.as_mut() else { unreachable!("set above") };
-            scaler.run(&self.frame, converted).map_err(|e| Error::Conversion(e.to_string()))?;
+            scaler.run(&self.frame, converted).map_err(scaler_error)?;
             converted
         };
         out(Output {
@@ -149,7 +161,7 @@ impl Backend for FfmpegVideo {
     ) -> Result<(), Error> {
         let mut packet = ff::Packet::copy(access_unit);
         packet.set_pts(i64::try_from(tag).ok());
-        self.decoder.send_packet(&packet).map_err(|e| Error::CorruptFrame(e.to_string()))?;
+        self.decoder.send_packet(&packet).map_err(rejected)?;
         self.drain(out)
     }
 
@@ -170,6 +182,7 @@ pub(crate) struct Pcm {
 
 /// An AAC decoder fed raw access units, each wrapped in an ADTS header.
 pub(crate) struct AacDecoder {
+    track: u64,
     decoder: ff::decoder::Audio,
     frame: frame::Audio,
     /// The first two bytes' worth of ADTS fields that do not change: profile, rate index,
@@ -182,17 +195,14 @@ pub(crate) struct AacDecoder {
 impl AacDecoder {
     pub(crate) fn new(track: &kvs_mkv::Track) -> Result<Self, Error> {
         init();
-        let bad = |reason: &str| Error::AudioFormat { track: track.number, reason: reason.into() };
-        let asc =
-            track.codec_private.as_deref().ok_or_else(|| bad("AAC track without AudioSpecificConfig"))?;
-        if asc.len() < 2 {
-            return Err(bad("AudioSpecificConfig too short"));
-        }
+        let bad = |problem: AudioProblem| Error::AudioFormat { track: track.number, problem };
+        let asc = track.codec_private.as_deref().filter(|asc| asc.len() >= 2);
+        let asc = asc.ok_or(bad(AudioProblem::NoAudioSpecificConfig))?;
         let object_type = asc[0] >> 3;
         let rate_index = ((asc[0] & 0x07) << 1) | (asc[1] >> 7);
         let channel_config = (asc[1] >> 3) & 0x0F;
         if !(1..=4).contains(&object_type) || rate_index > 12 {
-            return Err(bad("AAC profile or rate that ADTS cannot carry"));
+            return Err(bad(AudioProblem::NotAdts { object_type, rate_index }));
         }
         let codec = ff::decoder::find(Id::AAC).ok_or_else(|| Error::UnsupportedCodec {
             track: track.number,
@@ -200,6 +210,7 @@ impl AacDecoder {
         })?;
         let decoder = codec::Context::new_with_codec(codec).decoder().audio().map_err(ff_error)?;
         Ok(Self {
+            track: track.number,
             decoder,
             frame: frame::Audio::empty(),
             profile: object_type - 1,
@@ -211,7 +222,7 @@ impl AacDecoder {
     pub(crate) fn decode(&mut self, raw: &[u8]) -> Result<Pcm, Error> {
         let len = raw.len() + 7;
         if len >= 1 << 13 {
-            return Err(Error::CorruptFrame(format!("{}-byte AAC frame is too long for ADTS", raw.len())));
+            return Err(Error::AacFrameTooLong { bytes: raw.len() });
         }
         let mut adts = Vec::with_capacity(len);
         adts.extend_from_slice(&[
@@ -224,15 +235,15 @@ impl AacDecoder {
             0xFC,
         ]);
         adts.extend_from_slice(raw);
-        self.decoder.send_packet(&ff::Packet::copy(&adts)).map_err(|e| Error::CorruptFrame(e.to_string()))?;
+        self.decoder.send_packet(&ff::Packet::copy(&adts)).map_err(rejected)?;
         let mut pcm =
             Pcm { samples: Vec::new(), sample_rate: self.decoder.rate(), channels: self.decoder.channels() };
         loop {
             match self.decoder.receive_frame(&mut self.frame) {
-                Ok(()) => append_i16(&self.frame, &mut pcm)?,
+                Ok(()) => append_i16(&self.frame, &mut pcm, self.track)?,
                 Err(ff::Error::Eof) => break,
                 Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => break,
-                Err(e) => return Err(Error::CorruptFrame(e.to_string())),
+                Err(e) => return Err(rejected(e)),
             }
         }
         Ok(pcm)
@@ -240,7 +251,7 @@ impl AacDecoder {
 }
 
 /// Appends a decoded frame as interleaved 16-bit samples.
-fn append_i16(frame: &frame::Audio, pcm: &mut Pcm) -> Result<(), Error> {
+fn append_i16(frame: &frame::Audio, pcm: &mut Pcm, track: u64) -> Result<(), Error> {
     use ff::format::Sample;
     use ff::format::sample::Type;
     let channels = usize::from(frame.channels());
@@ -265,7 +276,10 @@ fn append_i16(frame: &frame::Audio, pcm: &mut Pcm) -> Result<(), Error> {
             }
         }
         Sample::I16(Type::Packed) => pcm.samples.extend(frame.plane::<i16>(0).iter().take(n * channels)),
-        other => return Err(Error::Decoder(format!("unexpected AAC sample format {other:?}"))),
+        other => {
+            let problem = AudioProblem::SampleFormat(format!("{other:?}"));
+            return Err(Error::AudioFormat { track, problem });
+        }
     }
     Ok(())
 }

@@ -28,8 +28,10 @@
 #![deny(missing_docs)]
 
 mod audio;
+mod codec;
 mod colour;
 mod error;
+mod export;
 #[cfg(feature = "ffmpeg")]
 mod ffmpeg_backend;
 mod image;
@@ -38,9 +40,11 @@ mod openh264_backend;
 mod video;
 
 pub use audio::{AudioFrame, AudioTrack, PcmFormat, WavWriter, audio_tracks};
+pub use codec::Codec;
 pub use colour::{Colour, Matrix, YuvPlanes};
-pub use error::Error;
-pub use image::{ImageFormat, encode_image, file_name, save_image};
+pub use error::{AudioProblem, BoxError, Error};
+pub use export::{ExportReport, FrameExporter};
+pub use image::{ImageFormat, encode_image, encode_yuv, file_name, save_image};
 pub use video::{
     BackendKind, DecodedFragment, FrameDecoder, FrameError, FrameInfo, Picture, Selection, Stats, VideoFrame,
     VideoOptions,

@@ -36,10 +36,15 @@ pub(crate) struct OpenH264 {
 impl OpenH264 {
     pub(crate) fn new() -> Result<Self, Error> {
         let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
-        let decoder = Decoder::with_api_config(OpenH264API::from_source(), config)
-            .map_err(|e| Error::Decoder(e.to_string()))?;
+        let decoder = Decoder::with_api_config(OpenH264API::from_source(), config).map_err(decoder_error)?;
         Ok(Self { decoder })
     }
+}
+
+const BACKEND: &str = "openh264";
+
+fn decoder_error(e: openh264::Error) -> Error {
+    Error::Decoder { backend: BACKEND, source: Box::new(e) }
 }
 
 fn planes<'a>(yuv: &'a openh264::decoder::DecodedYUV<'a>) -> YuvPlanes<'a> {
@@ -58,13 +63,13 @@ impl Backend for OpenH264 {
         match self.decoder.decode(&access_unit) {
             Ok(Some(yuv)) => out(Output { planes: planes(&yuv), tag: None, signalling: None }),
             Ok(None) => {}
-            Err(e) => return Err(Error::CorruptFrame(e.to_string())),
+            Err(e) => return Err(Error::FrameRejected { backend: BACKEND, source: Box::new(e) }),
         }
         Ok(())
     }
 
     fn flush(&mut self, out: &mut dyn FnMut(Output<'_>)) -> Result<(), Error> {
-        let pictures = self.decoder.flush_remaining().map_err(|e| Error::Decoder(e.to_string()))?;
+        let pictures = self.decoder.flush_remaining().map_err(decoder_error)?;
         for yuv in &pictures {
             out(Output { planes: planes(yuv), tag: None, signalling: None });
         }

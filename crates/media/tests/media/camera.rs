@@ -5,6 +5,7 @@
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
+use kvs_h264::{LengthSize, NalHeader};
 use kvs_local::camera::read_frame_index;
 use kvs_media::{DecodedFragment, Error, FrameDecoder, Selection, VideoFrame, VideoOptions};
 
@@ -96,12 +97,15 @@ fn a_predicate_sees_timestamps_before_decoding() {
 fn mark_last_non_reference(cam: &mut Camera, per_fragment: usize) {
     for chunk in cam.blocks.chunks_mut(per_fragment) {
         let last = chunk.last_mut().unwrap();
-        let mut pos = 0;
-        while pos + 4 < last.payload.len() {
-            let len = u32::from_be_bytes(last.payload[pos..pos + 4].try_into().unwrap()) as usize;
-            last.payload[pos + 4] &= 0x9F;
-            pos += 4 + len;
-        }
+        let nals: Vec<Vec<u8>> = kvs_h264::split_avcc(&last.payload, LengthSize::FOUR)
+            .map(|nal| {
+                let mut nal = nal.unwrap().to_vec();
+                nal[0] = NalHeader { nal_ref_idc: 0, ..NalHeader::from_byte(nal[0]) }.to_byte();
+                nal
+            })
+            .collect();
+        last.payload.clear();
+        kvs_h264::write_avcc(&mut last.payload, nals.iter().map(Vec::as_slice), LengthSize::FOUR).unwrap();
     }
 }
 

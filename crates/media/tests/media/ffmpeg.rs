@@ -162,3 +162,13 @@ fn aac_audio_of_vogels_becomes_pcm() {
     assert_eq!((spec.sample_rate, spec.channels, spec.bits_per_sample), (48_000, 2, 16));
     assert_eq!(reader.len(), 1425 * 1024 * 2);
 }
+
+/// openh264 cannot decode H.264 High 4:4:4 (tests/data/high444.mkv): with the feature,
+/// FFmpeg takes the track over by itself, and every frame decodes (to 4:2:0).
+#[test]
+fn high_444_goes_to_ffmpeg_by_itself() {
+    let fragments = crate::util::fixture_fragments("high444.mkv");
+    let out = yuv_of(BackendKind::OpenH264, &fragments);
+    assert_eq!(out.iter().map(|(index, _, _)| *index).collect::<Vec<_>>(), [0, 1, 2]);
+    assert!(out.iter().all(|(_, _, yuv)| yuv.len() == 64 * 48 * 3 / 2));
+}

@@ -1,5 +1,5 @@
 //! The real captures in kvs-samples: every video frame decodes, fragment by fragment, in
-//! the numbers the README counts; an undecodable codec is a typed error.
+//! the numbers the README counts; an undecodable codec or profile is a typed error.
 
 use bytes::Bytes;
 use kvs_media::{Error, FrameDecoder, Selection, VideoOptions};
@@ -56,16 +56,28 @@ fn renderer_example_decodes_every_frame_despite_its_frame_num_gap() {
     assert_eq!(decoded.frames[0].rgb.dim(), (480, 640, 3));
 }
 
+/// 3 of vogels' 9 Clusters start in the middle of a GOP: the decoder goes on from the
+/// Cluster before, and no frame is skipped for want of a keyframe.
 #[test]
 fn vogels_decodes_all_909_video_frames() {
     let Some(fragments) = load("vogels_330.mkv") else { return };
-    assert_eq!(pictures_per_fragment(&fragments), vec![909]);
+    // A plain file: one fragment per Cluster; the decoder carries over between them.
+    assert_eq!(fragments.len(), 9);
+    let mut decoder = FrameDecoder::new(VideoOptions::default());
+    let mut pictures = 0;
+    for fragment in &fragments {
+        let errors = decoder.decode_with(fragment, |_| pictures += 1).unwrap();
+        assert!(errors.is_empty(), "fragment {}: {errors:?}", fragment.index());
+    }
+    assert_eq!(pictures, 909);
+    let stats = decoder.stats();
+    assert_eq!((stats.skipped_before_keyframe, stats.fragments_without_leading_keyframe), (0, 0));
 }
 
 #[test]
-fn clusters_mkv_decodes_all_444_frames_as_one_fragment() {
+fn clusters_mkv_decodes_all_444_frames_one_fragment_per_cluster() {
     let Some(fragments) = load("clusters.mkv") else { return };
-    assert_eq!(pictures_per_fragment(&fragments), vec![444]);
+    assert_eq!(pictures_per_fragment(&fragments), vec![59, 59, 59, 59, 59, 59, 59, 31]);
 }
 
 #[test]
@@ -99,4 +111,22 @@ fn a_fragment_without_frames_gives_none() {
     // It describes a video track but carries no Cluster: no frames, no errors.
     let decoded = FrameDecoder::new(VideoOptions::default()).decode(&fragments[0]).unwrap();
     assert!(decoded.frames.is_empty() && decoded.errors.is_empty());
+}
+
+/// An H.264 High 4:4:4 stream (tests/data/high444.mkv, made by x264) used to fail frame by
+/// frame with openh264's bare "Native:16". Now the profile is read from the SPS before any
+/// frame reaches openh264: one typed error for the fragment, naming the profile and the
+/// feature that decodes it.
+#[cfg(not(feature = "ffmpeg"))]
+#[test]
+fn high_444_is_one_unsupported_profile_error_not_one_per_frame() {
+    let fragments = crate::util::fixture_fragments("high444.mkv");
+    assert_eq!(fragments.len(), 1);
+    let mut decoder = FrameDecoder::new(VideoOptions::default());
+    let error = decoder.decode(&fragments[0]).unwrap_err();
+    assert!(matches!(error, Error::UnsupportedProfile { track: 1, profile_idc: 244 }), "{error}");
+    let message = error.to_string();
+    assert!(message.contains("High 4:4:4 Predictive profile"), "{message}");
+    assert!(message.contains("the `ffmpeg` feature decodes it"), "{message}");
+    assert_eq!(decoder.stats().decoded, 0);
 }

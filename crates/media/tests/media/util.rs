@@ -5,7 +5,13 @@ use bytes::Bytes;
 use kvs_mkv::{EbmlWriter, Event, Fragment, FragmentSplitter, ids};
 
 /// The kvs-samples folder, or `None` (and a note) when this machine has none.
-pub use kvs_mkv::testing::samples_dir;
+pub use kvs_samples::samples_dir;
+
+/// Every fragment of a file of `tests/data` (see the README there).
+pub fn fixture_fragments(name: &str) -> Vec<Fragment> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name);
+    fragments_of(Bytes::from(std::fs::read(&path).unwrap()))
+}
 
 /// Every fragment of a capture.
 pub fn fragments_of(bytes: Bytes) -> Vec<Fragment> {
