@@ -4,8 +4,9 @@
 //!
 //! Files are named `<fragment number>-<frame index>.<ext>` by `kvs-media`'s
 //! [`file_name`](kvs_media::file_name), from validated fragment numbers only. Decoding,
-//! selection and encoding belong to `kvs-media`; where the output directory comes from
-//! (`--out`, `--frames-out`, `<out>/frames`) and what is printed belong to each command.
+//! selection, encoding and the threads that do them belong to `kvs-media`'s
+//! [`FrameExporter`]; where the output directory comes from (`--out`, `--frames-out`,
+//! `<out>/frames`) and what is printed belong to each command.
 
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use indicatif::ProgressBar;
-use kvs_media::{Error, FrameDecoder, ImageFormat, Selection, Stats, VideoOptions};
+use kvs_media::{Codec, Error, ExportReport, FrameExporter, ImageFormat, Selection, Stats, VideoOptions};
 use kvs_mkv::Fragment;
 
 /// Image file format.
@@ -44,12 +45,15 @@ pub struct ImageArgs {
     /// Video track number (default: the first video track).
     #[arg(long, value_name = "N")]
     pub track: Option<u64>,
+    /// Threads that decode, and as many that encode (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<NonZeroUsize>,
 }
 
 impl Default for ImageArgs {
     /// What the command line gives without any of these flags.
     fn default() -> Self {
-        Self { every: None, keyframes: false, format: Format::Jpeg, quality: 85, track: None }
+        Self { every: None, keyframes: false, format: Format::Jpeg, quality: 85, track: None, threads: None }
     }
 }
 
@@ -73,7 +77,10 @@ impl ImageArgs {
     }
 }
 
-/// Decodes fragments and writes their selected frames into one directory.
+/// Decodes fragments and writes their selected frames into one directory, on as many
+/// threads as [`ImageArgs::threads`] says. [`save`](Self::save) returns once the
+/// fragment's images are written; [`submit`](Self::submit) returns at once, and
+/// [`finish`](Self::finish) waits for what is left.
 ///
 /// A fragment that cannot be decoded at all because of its codec or a missing video track
 /// is skipped and counted ([`undecodable`](Self::undecodable)), with one warning on
@@ -84,9 +91,8 @@ impl ImageArgs {
 /// Failing to write a file is an error.
 #[derive(Debug)]
 pub struct ImageSaver {
-    decoder: FrameDecoder,
+    exporter: FrameExporter,
     dir: PathBuf,
-    format: ImageFormat,
     written: u64,
     frame_errors: u64,
     /// Fragments skipped because their video cannot be decoded, by reason (the error's
@@ -103,10 +109,11 @@ impl ImageSaver {
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let mut options = VideoOptions::with_selection(args.selection(default));
         options.track = args.track;
+        let threads =
+            args.threads.unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN));
         Ok(Self {
-            decoder: FrameDecoder::new(options),
+            exporter: FrameExporter::new(options, args.image_format(), &dir, threads),
             dir,
-            format: args.image_format(),
             written: 0,
             frame_errors: 0,
             undecodable: BTreeMap::new(),
@@ -119,62 +126,69 @@ impl ImageSaver {
         self.progress = progress.clone();
     }
 
-    /// Decodes `fragment` and writes its selected frames; returns how many images it wrote.
+    /// Decodes `fragment` and writes its selected frames; returns how many images it wrote
+    /// (with those of fragments [`submit`](Self::submit)ted before it).
     pub fn save(&mut self, fragment: &Fragment) -> anyhow::Result<u64> {
-        // Each selected picture is converted and written while the decoder holds it:
-        // memory stays at one picture whatever the fragment's size.
-        let (dir, format) = (&self.dir, self.format);
-        let mut written = 0u64;
-        let mut conversion_errors = 0u64;
-        let mut failed: Option<Error> = None;
-        let result = self.decoder.decode_with(fragment, |picture| {
-            if failed.is_some() {
-                return;
-            }
-            match picture.to_frame().and_then(|frame| kvs_media::save_image(&frame, dir, format)) {
-                Ok(_) => written += 1,
-                Err(e @ Error::Io { .. }) => failed = Some(e),
-                Err(e) => {
-                    conversion_errors += 1;
-                    tracing::warn!(fragment = fragment.index(), frame = picture.info().index, error = %e, "frame not saved");
+        let mut reports = self.exporter.submit(fragment.clone());
+        reports.extend(self.exporter.flush());
+        self.absorb(reports)
+    }
+
+    /// Queues `fragment`; its images are written while the input goes on being read. An
+    /// error is a file that could not be written, of this or an earlier fragment.
+    pub fn submit(&mut self, fragment: Fragment) -> anyhow::Result<()> {
+        let reports = self.exporter.submit(fragment);
+        self.absorb(reports).map(drop)
+    }
+
+    /// Waits until every queued fragment's images are written.
+    pub fn finish(&mut self) -> anyhow::Result<()> {
+        let reports = self.exporter.flush();
+        self.absorb(reports).map(drop)
+    }
+
+    /// Counts and reports what became of finished fragments; returns the images written.
+    fn absorb(&mut self, reports: Vec<ExportReport>) -> anyhow::Result<u64> {
+        let mut written = 0;
+        for report in reports {
+            written += report.written;
+            self.written += report.written;
+            let fragment = report.fragment_index;
+            for error in report.errors {
+                if let Error::Io { .. } = error.error {
+                    return Err(error.error.into());
                 }
+                self.frame_errors += 1;
+                tracing::warn!(fragment, frame = ?error.index, error = %error.error, "frame not saved");
             }
-        });
-        self.written += written;
-        self.frame_errors += conversion_errors;
-        if let Some(e) = failed {
-            return Err(e.into());
+            match report.result {
+                Ok(()) => {}
+                Err(
+                    e @ (Error::UnsupportedCodec { .. }
+                    | Error::UnsupportedProfile { .. }
+                    | Error::NoVideoTrack(_)),
+                ) => self.skip_undecodable(fragment, &e),
+                Err(e) => tracing::warn!(fragment, error = %e, "fragment skipped"),
+            }
         }
-        let errors = match result {
-            Ok(errors) => errors,
-            Err(e @ (Error::UnsupportedCodec { .. } | Error::NoVideoTrack(_))) => {
-                self.skip_undecodable(fragment, &e);
-                return Ok(written);
-            }
-            Err(e) => {
-                tracing::warn!(fragment = fragment.index(), error = %e, "fragment skipped");
-                return Ok(written);
-            }
-        };
-        for error in &errors {
-            tracing::warn!(fragment = fragment.index(), frame = ?error.index, error = %error.error, "frame failed");
-        }
-        self.frame_errors += errors.len() as u64;
         Ok(written)
     }
 
     /// Counts a fragment that cannot be decoded at all, warning at the first of its reason.
-    fn skip_undecodable(&mut self, fragment: &Fragment, error: &Error) {
+    fn skip_undecodable(&mut self, fragment: u64, error: &Error) {
         let count = self.undecodable.entry(error.to_string()).or_insert(0);
         if *count == 0 {
+            // Only a codec of the table, which the `ffmpeg` feature decodes, gets the hint.
             let hint = match error {
-                Error::UnsupportedCodec { .. } if !cfg!(feature = "ffmpeg") => {
+                Error::UnsupportedCodec { codec_id, .. }
+                    if Codec::from_codec_id(codec_id).is_some_and(|c| !c.decodable()) =>
+                {
                     " (this build decodes H.264 only; the `ffmpeg` feature adds H.265 and others)"
                 }
                 _ => "",
             };
             self.progress.suspend(|| {
-                eprintln!("kvs: skipping fragments with {error}{hint}, from fragment {}", fragment.index());
+                eprintln!("kvs: skipping fragments with {error}{hint}, from fragment {fragment}");
             });
         }
         *count += 1;
@@ -206,9 +220,9 @@ impl ImageSaver {
         self.undecodable.iter().map(|(reason, &n)| (reason.as_str(), n))
     }
 
-    /// The decoder's counters.
+    /// The decoders' counters.
     pub fn stats(&self) -> Stats {
-        self.decoder.stats()
+        self.exporter.stats()
     }
 }
 

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod display;
 mod images;
 mod input;
 mod metrics_endpoint;
@@ -34,10 +35,14 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// Run a KVS-compatible server on loopback.
     Serve(cmd::serve::Args),
+    /// Send a Matroska file, a pipe or the synthetic camera to a stream (PutMedia).
+    Put(cmd::put::Args),
     /// Decode video frames of a capture to JPEG or PNG files.
     Frames(cmd::frames::Args),
     /// Save audio tracks of a capture as WAV files.
     Audio(cmd::audio::Args),
+    /// Remux a capture into an MP4 file (the local form of GetClip).
+    Clip(cmd::clip::Args),
 }
 
 fn main() -> ExitCode {
@@ -65,8 +70,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fleet(args) => cmd::fleet::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Put(args) => cmd::put::run(args),
         Command::Frames(args) => cmd::frames::run(args),
         Command::Audio(args) => cmd::audio::run(args),
+        Command::Clip(args) => cmd::clip::run(args),
     }
 }
 

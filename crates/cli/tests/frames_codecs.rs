@@ -1,6 +1,7 @@
 //! `kvs frames` on a capture that concatenates streams of several codecs: fragments this
 //! build cannot decode are skipped with one warning naming the codec, the others are
-//! saved; a capture with nothing decodable fails, saying why.
+//! saved; a capture with nothing decodable fails, saying why. `kvs consume --frames-out`
+//! counts the fragments it skipped so.
 
 use std::path::Path;
 use std::process::Command;
@@ -88,4 +89,22 @@ fn frames_of_only_undecodable_fragments_fail_naming_the_codec() {
         "{stderr}"
     );
     assert!(names_in(&out).is_empty());
+}
+
+#[test]
+fn consume_frames_out_counts_the_fragments_it_could_not_decode() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("mixed.mkv");
+    std::fs::write(&input, [undecodable_fragment(0), undecodable_fragment(1), camera_fragment(5)].concat())
+        .unwrap();
+    let out = dir.path().join("frames");
+    let output = Command::new(env!("CARGO_BIN_EXE_kvs"))
+        .args(["consume", "--input", input.to_str().unwrap(), "--frames-out", out.to_str().unwrap()])
+        .output()
+        .expect("kvs runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(names_in(&out), (0..5).map(|i| format!("2-{i}.jpg")).collect::<Vec<_>>());
+    let summary = format!("5 images in {} (0 frames failed, 2 fragments undecodable)", out.display());
+    assert!(stderr.lines().any(|line| line == summary), "{stderr}");
 }

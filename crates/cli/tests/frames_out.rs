@@ -43,9 +43,9 @@ fn expected_names(fragments: &[Fragment], n: usize, ext: &str) -> Vec<String> {
 
 #[test]
 fn consume_writes_every_nth_frame_of_a_real_capture() {
-    let Some(dir) = kvs_mkv::testing::samples_dir() else { return };
+    let Some(dir) = kvs_samples::samples_dir() else { return };
     let path = dir.join("output_get_media.mkv");
-    let Some(stream) = kvs_mkv::testing::sample("output_get_media.mkv") else { return };
+    let Some(stream) = kvs_samples::sample("output_get_media.mkv") else { return };
     let expected = expected_names(&fragments(stream), 20, "jpg");
     assert_eq!(expected.len(), 15);
     assert!(expected.contains(&"91343852333181432392682062607743920146159169392-40.jpg".to_owned()));

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use kvs_mkv::testing::samples_dir;
+use kvs_samples::samples_dir;
 
 fn kvs(args: &[&str], stdin: Option<&[u8]>) -> (bool, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kvs"))
@@ -115,4 +115,50 @@ fn a_missing_file_fails_with_a_message() {
     let (ok, _, stderr) = kvs(&["inspect", "/nonexistent/capture.mkv"], None);
     assert!(!ok);
     assert!(stderr.contains("/nonexistent/capture.mkv"), "{stderr}");
+}
+
+#[test]
+fn a_pipe_shows_each_fragment_before_the_input_ends() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kvs"))
+        .args(["inspect", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kvs runs");
+    let mut pipe = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // The first line is read while the input is still open: it must have been flushed.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+        for line in lines.by_ref() {
+            let _ = tx.send(line.unwrap());
+        }
+    });
+    pipe.write_all(&kvs_mkv::testing::fragment(0, 3, 16)).unwrap();
+    pipe.flush().unwrap();
+    // A guard against a hang, not a measure: the line comes at once or never.
+    let first = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("a line before the input ended");
+    let first: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(first["fragment_number"], kvs_mkv::testing::fragment_number(0));
+    pipe.write_all(&kvs_mkv::testing::fragment(1, 3, 16)).unwrap();
+    drop(pipe);
+    let second: Value = serde_json::from_str(&rx.recv().unwrap()).unwrap();
+    assert_eq!(second["fragment_number"], kvs_mkv::testing::fragment_number(1));
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn a_file_and_a_pipe_give_the_same_lines() {
+    let stream = kvs_mkv::testing::stream_of(40);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stream.mkv");
+    std::fs::write(&path, &stream).unwrap();
+    let (ok, from_file, _) = kvs(&["inspect", "--json", path.to_str().unwrap()], None);
+    assert!(ok);
+    let (ok, from_pipe, _) = kvs(&["inspect", "--json", "-"], Some(&stream));
+    assert!(ok);
+    assert_eq!(json_lines(&from_file).len(), 40);
+    assert_eq!(from_file, from_pipe);
 }

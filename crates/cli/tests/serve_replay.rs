@@ -14,7 +14,7 @@ use crate::util::{Served, kvs_bin, post};
 
 /// The real capture if present, else a synthetic stream written to a temporary file.
 fn input(dir: &tempfile::TempDir) -> PathBuf {
-    if let Some(samples) = kvs_mkv::testing::samples_dir() {
+    if let Some(samples) = kvs_samples::samples_dir() {
         return samples.join("clusters.mkv");
     }
     let path = dir.path().join("synthetic.mkv");

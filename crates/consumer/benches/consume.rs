@@ -42,6 +42,8 @@ async fn server() -> LocalKvs {
         idle_timeout: Duration::from_secs(60),
         get_media_tps: 1_000_000,
         get_media_connections: 1000,
+        // The consumer's speed, not AWS's 25 MB/s per response.
+        get_media_rate: None,
         ..Default::default()
     };
     LocalKvs::start(config).await.expect("local server")

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use aws_sdk_kinesisvideo::types::ApiName;
 use aws_sdk_kinesisvideomedia::primitives::ByteStream;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kvs_mkv::{Fragment, FragmentNumber};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -22,6 +22,7 @@ use tracing::{debug, info, warn};
 
 use crate::aws::{Aws, Client, Failure};
 use crate::error::in_band_is_fatal;
+use crate::local::{CHUNK_SIZE, ChunkBuffer};
 use crate::metrics::ReadMetrics;
 use crate::resume::{Output, Tracker};
 use crate::stats::Stats;
@@ -132,20 +133,15 @@ enum BodyEnd {
 /// A response body or local reader, read chunk by chunk.
 enum Body {
     Sdk(ByteStream),
-    Reader(Box<dyn AsyncRead + Send + Unpin>),
+    Reader(Box<dyn AsyncRead + Send + Unpin>, ChunkBuffer),
 }
 
 impl Body {
     async fn next(&mut self) -> Option<Result<Bytes, String>> {
         match self {
             Body::Sdk(stream) => stream.next().await.map(|r| r.map_err(|e| e.to_string())),
-            Body::Reader(reader) => {
-                let mut buf = BytesMut::with_capacity(64 << 10);
-                match reader.read_buf(&mut buf).await {
-                    Ok(0) => None,
-                    Ok(_) => Some(Ok(buf.freeze())),
-                    Err(e) => Some(Err(e.to_string())),
-                }
+            Body::Reader(reader, chunks) => {
+                chunks.read_async(reader).await.map_err(|e| e.to_string()).transpose()
             }
         }
     }
@@ -472,7 +468,7 @@ impl<'a> Driver<'a> {
 
     /// A local reader, read once to its end.
     async fn reader(mut self, reader: Box<dyn AsyncRead + Send + Unpin>) -> Result<(), Stop> {
-        match self.pump(Body::Reader(reader), None, None).await? {
+        match self.pump(Body::Reader(reader, ChunkBuffer::new(CHUNK_SIZE)), None, None).await? {
             (BodyEnd::Clean | BodyEnd::Quiet, _) => Ok(()),
             (BodyEnd::Failed(why), _) => Err(Stop::Fatal(Error::Io(std::io::Error::other(why)))),
         }

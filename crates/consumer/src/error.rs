@@ -79,13 +79,16 @@ impl Error {
     }
 }
 
-/// In-band errors after which reading cannot go on: stream deleted (3002), fragment over
-/// the size limit (4000), KMS and permission problems (4500-4506). KVS puts the number in
-/// the error id or in the code (the code may also be a name, such as `STREAM_DELETED`).
+/// In-band errors after which reading cannot go on: stream deleted (3002), KMS and
+/// permission problems (4500-4506). KVS puts the number in the error id or in the code (the
+/// code may also be a name, such as `STREAM_DELETED`).
+///
+/// 4000 ("requested fragment is not found", as GetMediaForFragmentList reports a fragment
+/// that retention removed between ListFragments and the read) is not fatal: the fragments
+/// after it are still there, so the read goes on and the caller gets the error in order.
 pub(crate) fn in_band_is_fatal(error: &AwsError) -> bool {
     let fatal = |n: &str| {
-        matches!(n, "3002" | "4000" | "STREAM_DELETED")
-            || n.parse::<u32>().is_ok_and(|c| (4500..=4506).contains(&c))
+        matches!(n, "3002" | "STREAM_DELETED") || n.parse::<u32>().is_ok_and(|c| (4500..=4506).contains(&c))
     };
     fatal(&error.code) || error.id.as_deref().is_some_and(fatal)
 }
@@ -107,16 +110,14 @@ mod tests {
 
     #[test]
     fn fatal_in_band_codes() {
-        for (code, id) in [
-            ("3002", None),
-            ("STREAM_DELETED", Some("3002")),
-            ("4000", None),
-            ("X", Some("4500")),
-            ("4506", None),
-        ] {
+        for (code, id) in
+            [("3002", None), ("STREAM_DELETED", Some("3002")), ("X", Some("4500")), ("4506", None)]
+        {
             assert!(in_band_is_fatal(&in_band(code, id)), "{code} {id:?}");
         }
-        for (code, id) in [("5000", None), ("FRAGMENT_NOT_FOUND", Some("3000")), ("4507", None), ("", None)] {
+        for (code, id) in
+            [("4000", None), ("5000", None), ("FRAGMENT_NOT_FOUND", Some("3000")), ("4507", None), ("", None)]
+        {
             assert!(!in_band_is_fatal(&in_band(code, id)), "{code} {id:?}");
         }
     }

@@ -14,7 +14,9 @@
 //!
 //! Three ways in, one engine: [`Consumer::stream`] (an async `Stream`),
 //! [`Consumer::blocking`] (an iterator), and [`Consumer::spawn`] (a thread that calls a
-//! [`Handler`], like the Python sample's KvsConsumerLibrary).
+//! [`Handler`], like the Python sample's KvsConsumerLibrary). A local capture read once
+//! on the calling thread, with no runtime, goes through [`LocalReader`] instead: it hands
+//! out every splitter [`Event`] (skipped runs included) with its offset in the input.
 //!
 //! What it does not do: parse EBML (that is `kvs-mkv`), decode frames (`kvs-media`), or
 //! serve streams (`kvs-local`).
@@ -56,6 +58,7 @@ mod config;
 mod delivery;
 mod driver;
 mod error;
+mod local;
 pub mod metrics;
 mod resume;
 mod save;
@@ -67,6 +70,7 @@ pub use config::{
 };
 pub use delivery::{BlockingFragments, Consumer, ConsumerThread, FragmentStream, Handler};
 pub use error::Error;
-pub use kvs_mkv::{AwsError, Fragment, FragmentNumber, KvsTags};
+pub use kvs_mkv::{AwsError, Event, Fragment, FragmentNumber, KvsTags, Limits, Skipped};
+pub use local::LocalReader;
 pub use save::FragmentExt;
 pub use stats::{Snapshot, Stats};

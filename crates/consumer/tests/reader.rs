@@ -3,7 +3,7 @@
 
 use kvs_consumer::{Consumer, FragmentExt, Source};
 
-use kvs_mkv::testing::samples_dir as samples;
+use kvs_samples::samples_dir as samples;
 
 #[test]
 fn a_real_capture_gives_its_fragments_and_frames() {

@@ -55,7 +55,7 @@ mod tracker;
 
 pub use adapters::{BlockingFleet, FleetHandler, StopHandle};
 pub use checkpoint::{Checkpoint, CheckpointStore, Handled};
-pub use config::{FleetConfig, StreamSelection};
+pub use config::{FleetConfig, MAX_SETTING_SECONDS, StreamSelection, default_worker_id, positive_seconds};
 pub use delivery::{Delivery, Event};
 pub use error::Error;
 pub use fleet::{CHECKPOINT_AGE, CHECKPOINT_WRITES, Fleet, STREAMS_READ};

@@ -162,7 +162,7 @@ impl Fleet {
         // Workers sharing a lease table need names of their own; alone, `local` will do.
         match (worker_id, &store) {
             (Some(id), _) => config.worker_id = id,
-            (None, Store::DynamoDb(_)) => config.worker_id = default_worker_id(py)?,
+            (None, Store::DynamoDb(_)) => config.worker_id = kvs_fleet::default_worker_id(),
             (None, Store::Sqlite(_)) => {}
         }
 
@@ -395,18 +395,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A positive, finite number of seconds.
+/// A duration keyword argument in seconds, checked as `kvs fleet` checks its flags; a bad
+/// one is a `ValueError`.
 fn seconds(name: &str, value: f64) -> PyResult<Duration> {
-    if !value.is_finite() || value <= 0.0 || value > 1e6 {
-        return Err(PyValueError::new_err(format!("{name} must be a positive number of seconds")));
-    }
-    Ok(Duration::from_secs_f64(value))
-}
-
-/// `host-pid`, as `kvs fleet` names its workers: unique per process, readable in the lease
-/// table.
-fn default_worker_id(py: Python<'_>) -> PyResult<String> {
-    let host: String = py.import("socket")?.call_method0("gethostname")?.extract()?;
-    let host = if host.is_empty() { "worker".to_owned() } else { host };
-    Ok(format!("{host}-{}", std::process::id()))
+    kvs_fleet::positive_seconds(name, value).map_err(|e| PyValueError::new_err(e.to_string()))
 }

@@ -145,8 +145,8 @@ impl Fragment {
 
     /// The element tree (the sample's `fragment_dom`), parsed once, when first used.
     #[getter]
-    fn dom(&self) -> Document {
-        Document::new(self.shared())
+    fn dom<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, Document>> {
+        Bound::new(py, Document::new(self.shared()))
     }
 
     /// The tracks of the fragment, one dict each: `number`, `name`, `codec_id`, `kind`

@@ -5,7 +5,8 @@
 //! What it owns: the PyO3 classes `FragmentReader` (split a GetMedia response, a stream, a
 //! file or bytes into fragments as they arrive), `Consumer` (a stream read through
 //! `kvs-consumer`, resumed across connections), `Fleet` (many streams through `kvs-fleet`,
-//! with checkpoints and leases), `Fragment` (tags, bytes, playable MKV, frames as numpy
+//! with checkpoints and leases), `put` (send Matroska to a stream through `kvs-producer`,
+//! resent until persisted), `Fragment` (tags, bytes, playable MKV, frames as numpy
 //! arrays, JPEG and WAV files), and the EBMLite-like `Document` / `Element` DOM; conversions between Python objects and `bytes::Bytes` without copying;
 //! releasing the GIL around reading files, parsing, decoding and writing. What it does not
 //! own: the threaded, callback-based drop-in classes (`KvsConsumerLibrary`,
@@ -24,6 +25,7 @@ mod error;
 mod fleet;
 mod fragment;
 mod frames;
+mod producer;
 mod reader;
 mod source;
 
@@ -37,6 +39,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<fragment::Fragment>()?;
     m.add_class::<consumer::Consumer>()?;
     m.add_class::<fleet::Fleet>()?;
+    m.add_function(wrap_pyfunction!(producer::put, m)?)?;
     m.add_class::<dom::Document>()?;
     m.add_class::<dom::Element>()?;
     m.add_function(wrap_pyfunction!(rust_split, m)?)?;

@@ -6,7 +6,7 @@ import wave
 import mkvbuild
 import pytest
 
-from kvs_consumer import Document, Fragment, FragmentReader, KvsFragementProcessor, KvsFragmentProcessor
+from kvs_consumer import Document, Element, Fragment, FragmentReader, KvsFragementProcessor, KvsFragmentProcessor
 
 processor = KvsFragementProcessor()
 
@@ -76,6 +76,34 @@ def test_dom_walks_like_ebmlite(samples):
     assert repr(blocks[0]).startswith("<SimpleBlock (ID:0xA3), offset ")
     with pytest.raises(IndexError):
         dom[2]
+
+
+def test_the_document_is_the_element_at_the_top(samples):
+    fragment = first_fragment(samples, "output_get_media.mkv")
+    dom = fragment.dom
+    assert isinstance(dom, Element) and dom.name == "MatroskaDocument" and dom.id is None
+    assert (dom.offset, dom.size, dom.header_size, dom.payloadOffset) == (0, len(fragment), 0, 0)
+    assert dom.is_master and dom.dtype is list and not dom.unknown_size
+    assert dom.getRaw() == dom.getRawValue() == fragment.bytes
+    assert [e.name for e in dom.value] == [e.name for e in dom.children] == ["EBML", "Segment"]
+    assert repr(dom) == f"<MatroskaDocument: {len(fragment)} bytes, 2 top-level elements>"
+    # What a search finds is the element a walk reaches, from the document or an element.
+    cluster = [e for e in dom[1] if e.name == "Cluster"][0]
+    walked = [e for e in cluster if e.name == "SimpleBlock"]
+    found = dom.find_all("SimpleBlock")
+    assert [(b.offset, b.getRaw()) for b in found] == [(b.offset, b.getRaw()) for b in walked]
+    assert cluster.find("SimpleBlock").offset == walked[0].offset
+    assert dom[1].path("Tracks/TrackEntry/CodecID").value == "V_MPEG4/ISO/AVC"
+    assert dom.path("Segment/Nothing") is None and cluster.find("Nothing") is None
+
+
+def test_tags_cut_short_are_left_out_and_the_rest_kept():
+    whole = mkvbuild.fragment("12345", mkvbuild.master(mkvbuild.TRACKS, mkvbuild.pcm_track(1, "a")), [])
+    cut = Document(whole[:-5])
+    tags = processor.get_fragment_tags(cut)
+    assert tags["AWS_KINESISVIDEO_FRAGMENT_NUMBER"] == "12345"
+    assert "AWS_KINESISVIDEO_CONTINUATION_TOKEN" not in tags
+    assert processor.get_fragment_tags(Document(whole))["AWS_KINESISVIDEO_CONTINUATION_TOKEN"] == "12345"
 
 
 def test_save_fragment_as_local_mkv_is_playable_and_keeps_every_frame(samples, tmp_path):

@@ -89,9 +89,11 @@ impl State {
                 let writer = match WavWriter::create(&path, &track.track) {
                     Ok(writer) => writer,
                     Err(e @ kvs_media::Error::UnsupportedCodec { .. }) => {
-                        eprintln!(
-                            "kvs: skipping track {number}: {e} (AAC needs kvs-media's `ffmpeg` feature)"
-                        );
+                        let hint = match kvs_media::Codec::from_codec_id(&track.track.codec_id) {
+                            Some(codec) if !codec.decodable() => " (it needs kvs-media's `ffmpeg` feature)",
+                            _ => "",
+                        };
+                        eprintln!("kvs: skipping track {number}: {e}{hint}");
                         self.unsupported.push(number);
                         continue;
                     }

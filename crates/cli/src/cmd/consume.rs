@@ -17,6 +17,7 @@ use kvs_consumer::{
     Config, Consumer, Error, Fragment, FragmentExt, Snapshot, Source, StartSelector, TimeRange, TimestampKind,
 };
 
+use crate::display::{clock, human_bytes};
 use crate::images::{ImageArgs, ImageSaver};
 use crate::record::{ErrorRecord, FragmentRecord};
 
@@ -224,17 +225,27 @@ async fn consume(plan: Plan, mut saver: Option<ImageSaver>) -> anyhow::Result<()
     let s = stats.snapshot();
     eprintln!("{}", progress_message(&s, started.elapsed()));
     if let Some(saver) = &saver {
-        eprintln!(
-            "{} images in {} ({} frames failed)",
-            saver.written(),
-            saver.dir().display(),
-            saver.frame_errors()
-        );
+        eprintln!("{}", images_summary(saver));
     }
     match failure {
         Some(error) => Err(error.into()),
         None => Ok(()),
     }
+}
+
+/// `12 images in out (1 frames failed, 2 fragments undecodable)`: the last part, as
+/// `kvs frames` says it, only when fragments were skipped for a codec this build lacks.
+fn images_summary(saver: &ImageSaver) -> String {
+    let undecodable = match saver.undecodable() {
+        0 => String::new(),
+        n => format!(", {n} fragments undecodable"),
+    };
+    format!(
+        "{} images in {} ({} frames failed{undecodable})",
+        saver.written(),
+        saver.dir().display(),
+        saver.frame_errors()
+    )
 }
 
 fn progress_bar() -> ProgressBar {
@@ -248,7 +259,7 @@ fn progress_bar() -> ProgressBar {
 }
 
 /// `12 fragments, 3.4 MB (1.1 MB/s), lag 850 ms, 2 retries`.
-pub(crate) fn progress_message(s: &Snapshot, elapsed: Duration) -> String {
+fn progress_message(s: &Snapshot, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64().max(1e-3);
     let mut msg = format!(
         "{} fragments, {} ({}/s)",
@@ -263,15 +274,6 @@ pub(crate) fn progress_message(s: &Snapshot, elapsed: Duration) -> String {
         msg.push_str(&format!(", {} retries", s.retries));
     }
     msg
-}
-
-pub(crate) fn human_bytes(n: f64) -> String {
-    match n {
-        n if n >= 1e9 => format!("{:.2} GB", n / 1e9),
-        n if n >= 1e6 => format!("{:.2} MB", n / 1e6),
-        n if n >= 1e3 => format!("{:.1} kB", n / 1e3),
-        n => format!("{n:.0} B"),
-    }
 }
 
 fn table_header() -> String {
@@ -296,12 +298,6 @@ fn table_row(n: u64, f: &Fragment, saved: Option<&std::path::Path>) -> String {
         time(&kvs.server_timestamp),
         f.bytes().len()
     )
-}
-
-/// `HH:MM:SS.mmm` (UTC) of a Unix time in milliseconds.
-pub(crate) fn clock(unix_millis: i64) -> String {
-    let ms = unix_millis.rem_euclid(86_400_000);
-    format!("{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
 }
 
 #[cfg(test)]
@@ -390,12 +386,5 @@ mod tests {
         expected.sort();
         assert_eq!(saved, expected);
         server_rt.block_on(kvs.shutdown());
-    }
-
-    #[test]
-    fn clock_and_sizes_read_well() {
-        assert_eq!(clock(1_511_374_566_235), "18:16:06.235");
-        assert_eq!(human_bytes(2_503_485.0), "2.50 MB");
-        assert_eq!(human_bytes(999.0), "999 B");
     }
 }

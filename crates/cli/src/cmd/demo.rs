@@ -16,7 +16,7 @@ use kvs_consumer::{Config, Consumer, Fragment, FragmentExt, Source, StartSelecto
 use kvs_local::{CameraConfig, LocalKvs};
 use kvs_media::Selection;
 
-use super::consume::{clock, human_bytes};
+use crate::display::{clock, human_bytes};
 use crate::images::{ImageArgs, ImageSaver};
 
 /// The stream the demo camera films into.

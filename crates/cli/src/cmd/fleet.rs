@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use kvs_consumer::{FragmentExt, StartSelector};
-use kvs_fleet::{CheckpointPolicy, Delivery, Event, Fleet, FleetConfig, SqliteStore, StreamSelection};
+use kvs_fleet::{
+    CheckpointPolicy, Delivery, Event, Fleet, FleetConfig, SqliteStore, StreamSelection, positive_seconds,
+};
 use serde::Serialize;
 
 use crate::images::{ImageArgs, ImageSaver};
@@ -94,13 +96,6 @@ struct Plan {
     metrics: Option<SocketAddr>,
 }
 
-fn seconds(flag: &str, value: f64) -> anyhow::Result<Duration> {
-    if !value.is_finite() || value <= 0.0 || value > 1e6 {
-        bail!("{flag} must be a positive number of seconds");
-    }
-    Ok(Duration::from_secs_f64(value))
-}
-
 impl Plan {
     fn new(args: Args) -> anyhow::Result<Self> {
         let streams = match (args.streams, args.prefix, args.all) {
@@ -121,11 +116,11 @@ impl Plan {
             s @ (StartSelector::Now | StartSelector::Earliest) => s,
             _ => bail!("--start is now or earliest (a checkpoint decides the rest)"),
         };
-        config.discovery_interval = seconds("--discovery-interval", args.discovery_interval)?;
+        config.discovery_interval = positive_seconds("--discovery-interval", args.discovery_interval)?;
         if let Some(every) = args.checkpoint_every {
-            config.checkpoint = CheckpointPolicy::Every(seconds("--checkpoint-every", every)?);
+            config.checkpoint = CheckpointPolicy::Every(positive_seconds("--checkpoint-every", every)?);
         }
-        let failover = seconds("--failover", args.failover)?;
+        let failover = positive_seconds("--failover", args.failover)?;
         let checkpoints = match args.checkpoints.split_once(':') {
             Some(("sqlite", path)) if !path.is_empty() => Checkpoints::Sqlite(path.into()),
             Some(("dynamodb", table)) if !table.is_empty() => {
@@ -136,7 +131,7 @@ impl Plan {
         if args.frames_out.is_none() && (args.images.every.is_some() || args.images.keyframes) {
             bail!("--every and --keyframes choose frames for --frames-out DIR: give it too");
         }
-        config.worker_id = args.worker_id.unwrap_or_else(default_worker_id);
+        config.worker_id = args.worker_id.unwrap_or_else(kvs_fleet::default_worker_id);
         let output = Output {
             json: args.json,
             save_mkv: args.save_mkv,
@@ -146,13 +141,6 @@ impl Plan {
         };
         Ok(Self { config, checkpoints, output, metrics: args.metrics })
     }
-}
-
-/// `host-pid`: unique per process, readable in lease tables.
-fn default_worker_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
-    let host = if host.is_empty() { "worker".to_owned() } else { host };
-    format!("{host}-{}", std::process::id())
 }
 
 /// Stream names become directory names: only what KVS allows, and never `.` or `..`.

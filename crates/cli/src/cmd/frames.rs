@@ -43,6 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         handle(&mut saver, event, progress)
     })?;
+    saver.finish()?;
     let skipped = match saver.undecodable() {
         0 => String::new(),
         n => format!(", {n} fragments undecodable"),
@@ -71,7 +72,7 @@ fn handle(saver: &mut ImageSaver, event: Event, progress: &ProgressBar) -> anyho
     match event {
         Event::Fragment(fragment) => {
             saver.report_through(progress);
-            saver.save(&fragment)?;
+            saver.submit(fragment)?;
             progress.set_message(format!("{} images", saver.written()));
         }
         Event::Skipped(s) => tracing::warn!(bytes = s.len, reason = %s.reason, "skipped data"),
@@ -86,7 +87,7 @@ mod tests {
     use super::*;
 
     fn sample(name: &str) -> Option<PathBuf> {
-        Some(kvs_mkv::testing::samples_dir()?.join(name))
+        Some(kvs_samples::samples_dir()?.join(name))
     }
 
     fn args(input: PathBuf, out: PathBuf) -> Args {

@@ -4,7 +4,7 @@
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
-use kvs_mkv::Event;
+use kvs_consumer::Event;
 
 use crate::input::Input;
 use crate::record::{ErrorRecord, FragmentRecord, SkippedRecord};
@@ -40,15 +40,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Format::Table
     };
     let input = Input::open(&args.input, false)?;
-    let mut out = BufWriter::new(io::stdout().lock());
+    // A file is read as fast as it can be: its lines go out when the buffer fills. From a
+    // pipe, each line goes out as soon as its fragment is complete.
+    let flush_each = !input.is_regular_file();
+    let mut out = BufWriter::with_capacity(64 << 10, io::stdout().lock());
     if format == Format::Table {
         writeln!(out, "{}", table_header())?;
     }
     input.split(|event, _| {
         print_event(&event, format, &mut out)?;
-        out.flush()?;
+        if flush_each {
+            out.flush()?;
+        }
         Ok(())
-    })
+    })?;
+    out.flush()?;
+    Ok(())
 }
 
 fn print_event(event: &Event, format: Format, out: &mut impl Write) -> anyhow::Result<()> {

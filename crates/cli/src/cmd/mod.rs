@@ -1,11 +1,13 @@
 //! One module per subcommand: its arguments and its `run`.
 
 pub mod audio;
+pub mod clip;
 pub mod consume;
 pub mod demo;
 pub mod fleet;
 pub mod frames;
 pub mod inspect;
+pub mod put;
 pub mod serve;
 
 /// Parses a subcommand's arguments the way `kvs` does, for its unit tests.

@@ -70,6 +70,13 @@ pub struct Args {
     /// readers) at http://ADDR/metrics.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
+    /// Connections served at once; more wait in the listener's backlog until one closes.
+    #[arg(long, value_name = "N", default_value_t = Config::default().max_connections)]
+    max_connections: usize,
+    /// Close a connection that has not sent its request headers within this many seconds
+    /// of opening or of its last response.
+    #[arg(long, value_name = "SECONDS", default_value_t = Config::default().header_read_timeout.as_secs_f64())]
+    header_timeout: f64,
 }
 
 /// A `--camera` value.
@@ -186,6 +193,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !args.idle_timeout.is_finite() || args.idle_timeout <= 0.0 {
         bail!("--idle-timeout must be a positive number of seconds");
     }
+    let header_read_timeout = match Duration::try_from_secs_f64(args.header_timeout) {
+        Ok(d) if !d.is_zero() => d,
+        _ => bail!("--header-timeout must be a positive number of seconds"),
+    };
+    if args.max_connections == 0 {
+        bail!("--max-connections must be at least 1");
+    }
     let cameras = args.camera.iter().map(|c| parse_camera(c)).collect::<anyhow::Result<Vec<_>>>()?;
     let files = args.ingest.iter().map(|i| parse_ingest(i)).collect::<anyhow::Result<Vec<_>>>()?;
     let credentials = args.credentials.as_deref().map(parse_credentials).transpose()?;
@@ -220,6 +234,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         credentials: credentials.clone(),
         region: region.clone(),
         retention_age,
+        header_read_timeout,
+        max_connections: args.max_connections,
         ..Config::default()
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;

@@ -21,10 +21,15 @@ Many streams in one process, with checkpoints that survive a restart::
     with Fleet(prefix="door-", checkpoints="sqlite:doors.sqlite") as fleet:
         for stream, fragment in fleet:
             print(stream, fragment.number, fragment.redelivered)
+
+Sending video (a Matroska file or bytes), every fragment persisted before it returns::
+
+    from kvs_consumer import put
+    put("my-camera", "clip.mkv", create=True, tags=[("site", "door")])
 """
 
 from ._errors import KvsError, KvsStreamError, MediaError, MkvError
-from ._native import Document, Element, Fragment, FragmentReader, __version__
+from ._native import Document, Element, Fragment, FragmentReader, __version__, put
 from .consumer import Consumer
 from .fleet import Fleet
 from .kinesis_video_fragment_processor import KvsFragementProcessor, KvsFragmentProcessor
@@ -45,4 +50,5 @@ __all__ = [
     "MediaError",
     "MkvError",
     "__version__",
+    "put",
 ]
