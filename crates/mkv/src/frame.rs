@@ -45,7 +45,11 @@ pub(crate) fn collect_frames(
                 return Err(Error::Truncated { id: child.header.id, offset: child.start as u64 });
             }
             match child.header.id {
-                ids::TIMECODE => cluster_tc = read_uint(&buf[child.data]).unwrap_or(0) as i64,
+                ids::TIMECODE => {
+                    // An untrusted u64: times past i64 saturate instead of wrapping negative.
+                    let tc = read_uint(&buf[child.data]).unwrap_or(0);
+                    cluster_tc = i64::try_from(tc).unwrap_or(i64::MAX);
+                }
                 ids::SIMPLE_BLOCK => {
                     let offset = child.start as u64;
                     read_block(buf, child.data, offset, cluster_tc, scale, None, None, out)?;
@@ -113,7 +117,7 @@ fn read_block(
     let relative = i64::from(i16::from_be_bytes([body[n], body[n + 1]]));
     let flags = body[n + 2];
     let keyframe = keyframe.unwrap_or(flags & 0x80 != 0);
-    let timestamp_ns = (cluster_tc + relative).saturating_mul(scale as i64);
+    let timestamp_ns = cluster_tc.saturating_add(relative).saturating_mul(scale as i64);
     let mut pos = data.start + n + 3;
     let end = data.end;
     let frame = |payload: Bytes| Frame { track, keyframe, timestamp_ns, duration_ns, payload };
@@ -211,6 +215,17 @@ mod tests {
         let frames = fragment.frames().unwrap();
         assert!(frames.iter().all(|f| f.track == 1 && f.timestamp_ns == 102_000_000));
         frames.iter().map(|f| f.payload.to_vec()).collect()
+    }
+
+    #[test]
+    fn the_largest_cluster_timecode_saturates_instead_of_overflowing() {
+        let mut w = EbmlWriter::new();
+        w.ebml_header("matroska").unknown_size_master(ids::SEGMENT);
+        w.master(ids::CLUSTER, |c| {
+            c.uint(ids::TIMECODE, u64::MAX).binary(ids::SIMPLE_BLOCK, &[0x81, 0x00, 0x01, 0x80, b'x']);
+        });
+        let frames = Fragment::from_bytes(w.into_bytes()).unwrap().frames().unwrap();
+        assert_eq!(frames[0].timestamp_ns, i64::MAX);
     }
 
     #[test]

@@ -228,8 +228,12 @@ fn set<T>(slot: &mut Option<T>, value: Option<T>) {
 
 /// An error that KVS sent inside the media stream (HTTP 200) instead of a fragment.
 ///
-/// Codes seen: `3002` (stream deleted), `4000` (fragment too large), `4500`-`4506` (KMS and
-/// permissions), `5000` (internal), `FRAGMENT_NOT_FOUND` with id `3000` (archive).
+/// The codes AWS documents: `3002` (error writing to the stream), `4000` (requested
+/// fragment not found), `4500`-`4506` (the stream's KMS key: access denied, disabled,
+/// invalid, unavailable, not found) and `5000` (internal error). GetMedia sends a
+/// description in `AWS_KINESISVIDEO_ERROR_CODE` and the number in `AWS_KINESISVIDEO_ERROR_ID`;
+/// GetMediaForFragmentList sends the number in `AWS_KINESISVIDEO_EXCEPTION_ERROR_CODE` and a
+/// description in `AWS_KINESISVIDEO_EXCEPTION_MESSAGE`, after the fragment's number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AwsError {
@@ -390,10 +394,10 @@ mod tests {
         let tag = |n: &str, v: &str| SimpleTag { name: n.into(), value: Some(v.into()), binary: None };
         let e = AwsError::from_tags(
             5,
-            &[tag(names::ERROR_CODE, "FRAGMENT_NOT_FOUND"), tag(names::ERROR_ID, "3000")],
+            &[tag(names::ERROR_CODE, "Requested fragment is not found"), tag(names::ERROR_ID, "4000")],
         )
         .unwrap();
-        assert_eq!((e.code.as_str(), e.id.as_deref()), ("FRAGMENT_NOT_FOUND", Some("3000")));
+        assert_eq!((e.code.as_str(), e.id.as_deref()), ("Requested fragment is not found", Some("4000")));
         let e = AwsError::from_tags(
             0,
             &[tag(names::EXCEPTION_ERROR_CODE, "4000"), tag(names::EXCEPTION_MESSAGE, "too big")],
