@@ -33,8 +33,10 @@ use kvs_mkv::{EbmlWriter, Element, ElementTree, ids, vint};
 use crate::Error;
 use crate::api::Shared;
 use crate::camera::{self, CameraHandle};
+use crate::clock::now_ms;
+use crate::error::ReplayProblem;
 use crate::ingest::NewFragment;
-use crate::store::{Stream, now_ms, valid_stream_name};
+use crate::store::{Stream, valid_stream_name};
 
 /// The most streams one replay feeds.
 pub const MAX_REPLAY_STREAMS: usize = 10_000;
@@ -225,14 +227,15 @@ struct Template {
 
 impl Template {
     fn new(f: &NewFragment, slot_ms: u64) -> Result<Self, Error> {
-        let no_timecode = || Error::Rejected("a Cluster without a Timecode cannot be re-stamped".into());
+        let no_timecode = || Error::Unreplayable(ReplayProblem::ClusterWithoutTimecode);
+        let not_whole = || Error::Unreplayable(ReplayProblem::NotOneWholeCluster);
         let tree = ElementTree::parse(f.cluster.clone());
         if let Some(e) = tree.error() {
             return Err(Error::Mkv(e.clone()));
         }
         let cluster = match tree.roots() {
             [cluster] if cluster.id() == ids::CLUSTER && !cluster.is_truncated() => cluster,
-            _ => return Err(Error::Rejected("a fragment that is not one whole Cluster".into())),
+            _ => return Err(not_whole()),
         };
         let body_end = cluster.header_len() + cluster.data().len();
         let mut before = EbmlWriter::new();
@@ -248,13 +251,13 @@ impl Template {
                 // A CRC-32 covers the Cluster as it was: it would be wrong after the rewrite.
                 ids::CRC32 => {}
                 _ => {
-                    before.raw(f.cluster.get(start..end).ok_or_else(no_timecode)?);
+                    before.raw(f.cluster.get(start..end).ok_or_else(not_whole)?);
                 }
             }
         }
         let (timecode, rest) = timecode.ok_or_else(no_timecode)?;
         if rest > body_end || body_end > f.cluster.len() {
-            return Err(no_timecode());
+            return Err(not_whole());
         }
         let timecode_scale_ns = timecode_scale(&f.head);
         let first_frame_ticks = i128::from(f.timecode_ms) * 1_000_000 / i128::from(timecode_scale_ns);
@@ -438,6 +441,44 @@ mod tests {
             tree.path("Segment/Cluster/Timecode").and_then(Element::as_uint),
             Some(180_000_000_000 - 2)
         );
+    }
+
+    /// A fragment of `cluster`, with an empty producer header.
+    fn fragment_of(cluster: Bytes) -> NewFragment {
+        NewFragment {
+            head: Bytes::new(),
+            cluster_start: Bytes::new(),
+            cluster,
+            producer_ms: 0,
+            duration_ms: 33,
+            timecode_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_cluster_without_a_timecode_cannot_be_restamped() {
+        let mut w = EbmlWriter::new();
+        w.master(ids::CLUSTER, |c| {
+            c.simple_block(1, 0, true, b"a");
+        });
+        let refused = Template::new(&fragment_of(w.into_bytes()), 33);
+        assert!(matches!(refused, Err(Error::Unreplayable(ReplayProblem::ClusterWithoutTimecode))));
+    }
+
+    #[test]
+    fn a_fragment_of_two_clusters_or_none_cannot_be_replayed() {
+        let mut w = EbmlWriter::new();
+        for timecode in [0, 33] {
+            w.master(ids::CLUSTER, |c| {
+                c.uint(ids::TIMECODE, timecode).simple_block(1, 0, true, b"a");
+            });
+        }
+        let refused = Template::new(&fragment_of(w.into_bytes()), 33);
+        assert!(matches!(refused, Err(Error::Unreplayable(ReplayProblem::NotOneWholeCluster))));
+        let mut w = EbmlWriter::new();
+        w.binary(ids::VOID, &[0; 4]);
+        let refused = Template::new(&fragment_of(w.into_bytes()), 33);
+        assert!(matches!(refused, Err(Error::Unreplayable(ReplayProblem::NotOneWholeCluster))));
     }
 
     #[test]

@@ -44,8 +44,8 @@ impl Camera {
             .qp(QpRange::new(24, 30))
             .vui(VuiConfig::bt601())
             .num_threads(1);
-        let encoder = Encoder::with_api_config(OpenH264API::from_source(), encoder_config)
-            .map_err(|e| Error::Encoder(e.to_string()))?;
+        let encoder =
+            Encoder::with_api_config(OpenH264API::from_source(), encoder_config).map_err(Error::Encoder)?;
         let yuv = vec![128u8; (pixels * 3 / 2) as usize];
         Ok(Self { config, encoder, start_ms, next_frame: 0, header_sent: false, yuv })
     }
@@ -84,10 +84,9 @@ impl Camera {
                 self.config.width as usize,
                 self.config.height as usize,
             );
-            let annex_b = self.encoder.encode(&source).map_err(|e| Error::Encoder(e.to_string()))?.to_vec();
+            let annex_b = self.encoder.encode(&source).map_err(Error::Encoder)?.to_vec();
             let mut avcc = Vec::with_capacity(annex_b.len() + 8);
-            kvs_h264::annex_b_to_avcc(&annex_b, LengthSize::FOUR, &mut avcc)
-                .map_err(|e| Error::Encoder(e.to_string()))?;
+            kvs_h264::annex_b_to_avcc(&annex_b, LengthSize::FOUR, &mut avcc).map_err(Error::EncoderOutput)?;
             if sps_pps.is_none() {
                 sps_pps = parameter_sets(&annex_b);
             }
@@ -97,10 +96,8 @@ impl Camera {
         self.next_frame += count;
         let mut w = EbmlWriter::new();
         if !self.header_sent {
-            let Some((sps, pps)) = sps_pps else {
-                return Err(Error::Encoder("the first keyframe carries no SPS/PPS".into()));
-            };
-            self.write_header(&mut w, &sps, &pps)?;
+            let record = configuration_record(sps_pps)?;
+            self.write_header(&mut w, &record);
             self.header_sent = true;
         }
         w.master(ids::CLUSTER, |c| {
@@ -112,12 +109,10 @@ impl Camera {
         Ok(Some(w.into_bytes()))
     }
 
-    fn write_header(&self, w: &mut EbmlWriter, sps: &[u8], pps: &[u8]) -> Result<(), Error> {
+    /// EBML header, Segment, Info and Tracks, whose one track has `record` as its
+    /// CodecPrivate.
+    fn write_header(&self, w: &mut EbmlWriter, record: &[u8]) {
         let c = &self.config;
-        let record =
-            AvcDecoderConfig::from_parameter_sets(sps, pps).and_then(|config| config.to_bytes()).map_err(
-                |e| Error::Encoder(format!("the encoder's SPS/PPS make no configuration record: {e}")),
-            )?;
         w.ebml_header("matroska").unknown_size_master(ids::SEGMENT);
         w.master(ids::INFO, |info| {
             info.uint(ids::TIMECODE_SCALE, 1_000_000)
@@ -131,7 +126,7 @@ impl Camera {
                     .uint(ids::TRACK_TYPE, 1)
                     .string(ids::NAME, "kvs-local camera")
                     .string(ids::CODEC_ID, "V_MPEG4/ISO/AVC")
-                    .binary(ids::CODEC_PRIVATE, &record)
+                    .binary(ids::CODEC_PRIVATE, record)
                     .uint(ids::DEFAULT_DURATION, 1_000_000_000 / u64::from(c.fps))
                     .master(ids::VIDEO, |v| {
                         v.uint(ids::PIXEL_WIDTH, u64::from(c.width))
@@ -139,8 +134,15 @@ impl Camera {
                     });
             });
         });
-        Ok(())
     }
+}
+
+/// The AVCDecoderConfigurationRecord of the first keyframe's SPS and PPS, if it has both.
+fn configuration_record(sps_pps: Option<(Vec<u8>, Vec<u8>)>) -> Result<Vec<u8>, Error> {
+    let (sps, pps) = sps_pps.ok_or(Error::NoParameterSets)?;
+    AvcDecoderConfig::from_parameter_sets(&sps, &pps)
+        .and_then(|config| config.to_bytes())
+        .map_err(Error::ConfigurationRecord)
 }
 
 /// The last SPS and PPS of an access unit in Annex B, where it has both: a keyframe's.
@@ -166,7 +168,7 @@ fn parameter_sets(annex_b: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
 /// assert_eq!(&mkv[..4], &[0x1A, 0x45, 0xDF, 0xA3]);
 /// ```
 pub fn encode(config: &CameraConfig, frames: u64) -> Bytes {
-    encode_at(config, frames, crate::store::now_ms()).unwrap_or_else(|e| {
+    encode_at(config, frames, crate::clock::now_ms()).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "camera cannot encode");
         Bytes::new()
     })
@@ -336,17 +338,45 @@ mod tests {
 
     #[test]
     fn bad_configurations_are_refused() {
-        for config in [
-            CameraConfig { width: 321, ..Default::default() },
+        use crate::CameraConfigError::{Fps, FragmentLength, Size};
+        for (config, expected) in [
+            (CameraConfig { width: 321, ..Default::default() }, Size { width: 321, height: 240 }),
             // Beyond openh264's 3840x2160, which it would refuse at the first frame.
-            CameraConfig { width: 4096, ..Default::default() },
-            CameraConfig { height: 2304, ..Default::default() },
-            CameraConfig { fps: 0, ..Default::default() },
-            CameraConfig { fps: 1, frames_per_fragment: 11, ..Default::default() },
+            (CameraConfig { width: 4096, ..Default::default() }, Size { width: 4096, height: 240 }),
+            (CameraConfig { height: 2304, ..Default::default() }, Size { width: 320, height: 2304 }),
+            (CameraConfig { fps: 0, ..Default::default() }, Fps { fps: 0 }),
+            (CameraConfig { fps: 121, ..Default::default() }, Fps { fps: 121 }),
+            (
+                CameraConfig { fps: 1, frames_per_fragment: 11, ..Default::default() },
+                FragmentLength { frames_per_fragment: 11, fps: 1 },
+            ),
+            (
+                CameraConfig { frames_per_fragment: 0, ..Default::default() },
+                FragmentLength { frames_per_fragment: 0, fps: 15 },
+            ),
         ] {
-            assert!(matches!(encode_at(&config, 1, 0), Err(Error::Camera(_))));
+            match encode_at(&config, 1, 0) {
+                Err(Error::Camera(e)) => assert_eq!(e, expected),
+                other => panic!("{config:?}: expected {expected:?}, got {other:?}"),
+            }
         }
         assert!(encode(&CameraConfig { height: 7, ..Default::default() }, 3).is_empty());
+    }
+
+    #[test]
+    fn a_keyframe_without_parameter_sets_makes_no_header() {
+        let frames = frames_of(encode_at(&CameraConfig::default(), 1, 0).unwrap());
+        let nals: Vec<&[u8]> =
+            kvs_h264::split_avcc(&frames[0].payload, LengthSize::FOUR).collect::<Result<_, _>>().unwrap();
+        let sps = nals.iter().find(|n| kvs_h264::nal_type(n) == Some(NalType::Sps)).unwrap().to_vec();
+        assert!(matches!(configuration_record(None), Err(Error::NoParameterSets)));
+        // An SPS where the PPS should be.
+        match configuration_record(Some((sps.clone(), sps))) {
+            Err(Error::ConfigurationRecord(kvs_h264::Error::UnexpectedNalType { expected, found })) => {
+                assert_eq!((expected, found), (NalType::Pps, Some(NalType::Sps)));
+            }
+            other => panic!("expected a configuration record error, got {other:?}"),
+        }
     }
 
     #[test]

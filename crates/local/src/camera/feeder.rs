@@ -18,6 +18,8 @@ pub struct CameraHandle {
     stop: Arc<AtomicBool>,
     fragments: Arc<AtomicU64>,
     thread: Option<JoinHandle<Result<u64, Error>>>,
+    /// Why the thread could not be started, if it could not.
+    not_started: Option<std::io::Error>,
 }
 
 impl CameraHandle {
@@ -34,10 +36,10 @@ impl CameraHandle {
             Ok(count.load(Ordering::Acquire))
         });
         match thread {
-            Ok(thread) => Self { stop, fragments, thread: Some(thread) },
+            Ok(thread) => Self { stop, fragments, thread: Some(thread), not_started: None },
             Err(e) => {
                 tracing::warn!(error = %e, "cannot start the camera thread");
-                Self { stop, fragments, thread: None }
+                Self { stop, fragments, thread: None, not_started: Some(e) }
             }
         }
     }
@@ -51,7 +53,7 @@ impl CameraHandle {
     ) -> impl FnMut(&AtomicBool) -> Result<bool, Error> + Send + 'static {
         move |stop| {
             if realtime && !camera.done() {
-                let wait = camera.next_fragment_end_ms() - crate::store::now_ms();
+                let wait = camera.next_fragment_end_ms() - crate::clock::now_ms();
                 if wait > 0 && !sleep_unless_stopped(Duration::from_millis(wait as u64), stop) {
                     return Ok(false);
                 }
@@ -70,6 +72,7 @@ impl CameraHandle {
             stop: Arc::new(AtomicBool::new(true)),
             fragments: Arc::new(AtomicU64::new(0)),
             thread: Some(thread),
+            not_started: None,
         }
     }
 
@@ -96,11 +99,13 @@ impl CameraHandle {
     }
 
     fn join(&mut self) -> Result<u64, Error> {
+        if let Some(e) = self.not_started.take() {
+            return Err(Error::CameraThreadNotStarted(e));
+        }
         match self.thread.take() {
-            Some(thread) => {
-                thread.join().unwrap_or_else(|_| Err(Error::Camera("the camera thread panicked".into())))
-            }
-            None => Err(Error::Camera("the camera thread did not start".into())),
+            Some(thread) => thread.join().unwrap_or(Err(Error::CameraThreadPanicked)),
+            // Joined already (only `wait` and `stop` join, and they take the handle).
+            None => Ok(self.fragments()),
         }
     }
 }
@@ -125,4 +130,20 @@ pub(crate) fn sleep_unless_stopped(duration: Duration, stop: &AtomicBool) -> boo
         std::thread::sleep(left.min(Duration::from_millis(50)));
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_that_panics_ends_the_thread_with_its_error() {
+        let mut steps = 0;
+        let handle = CameraHandle::spawn(move |_| {
+            steps += 1;
+            assert!(steps < 3, "the step's own failure");
+            Ok(true)
+        });
+        assert!(matches!(handle.wait(), Err(Error::CameraThreadPanicked)));
+    }
 }

@@ -12,7 +12,8 @@
 //!   as fast as possible ([`LocalKvs::spawn_camera`](crate::LocalKvs::spawn_camera)).
 //!
 //! What it does not own: the H.264 bitstream syntax (`kvs_h264`), the EBML writer
-//! (`kvs_mkv`), the store the fragments go to.
+//! (`kvs_mkv`), the store the fragments go to, its error types (the crate's `error`:
+//! [`CameraConfigError`], and the encoder and thread variants of [`Error`](crate::Error)).
 
 mod encoder;
 mod feeder;
@@ -24,7 +25,7 @@ pub use feeder::CameraHandle;
 pub(crate) use feeder::sleep_unless_stopped;
 pub use pattern::{BARS, bar_at, read_frame_index};
 
-use crate::Error;
+use crate::error::CameraConfigError;
 
 /// What the camera films.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,22 +53,21 @@ impl Default for CameraConfig {
 }
 
 impl CameraConfig {
-    pub(super) fn validate(&self) -> Result<(), Error> {
-        let bad = |what: &str| Err(Error::Camera(what.to_owned()));
-        if !self.width.is_multiple_of(2)
-            || !self.height.is_multiple_of(2)
-            || !(32..=3840).contains(&self.width)
-            || !(32..=2160).contains(&self.height)
+    pub(super) fn validate(&self) -> Result<(), CameraConfigError> {
+        let (width, height, fps) = (self.width, self.height, self.fps);
+        if !width.is_multiple_of(2)
+            || !height.is_multiple_of(2)
+            || !(32..=3840).contains(&width)
+            || !(32..=2160).contains(&height)
         {
-            return bad("width and height must be even, 32x32 to 3840x2160");
+            return Err(CameraConfigError::Size { width, height });
         }
-        if !(1..=120).contains(&self.fps) {
-            return bad("fps must be 1 to 120");
+        if !(1..=120).contains(&fps) {
+            return Err(CameraConfigError::Fps { fps });
         }
-        if self.frames_per_fragment == 0
-            || u64::from(self.frames_per_fragment) * 1000 / u64::from(self.fps) > 10_000
-        {
-            return bad("frames_per_fragment must be at least 1 and a fragment at most 10 s");
+        let frames_per_fragment = self.frames_per_fragment;
+        if frames_per_fragment == 0 || u64::from(frames_per_fragment) * 1000 / u64::from(fps) > 10_000 {
+            return Err(CameraConfigError::FragmentLength { frames_per_fragment, fps });
         }
         Ok(())
     }

@@ -1,0 +1,248 @@
+//! The page of `kvs serve` in a real browser: Debian's `chromium`, headless, driven over the
+//! Chrome DevTools Protocol (a WebSocket and JSON; no crate that downloads a browser).
+//!
+//! `/?stream=cam` must open the camera's live player at once, muted and playing: the video's
+//! `currentTime` advances, the browser decodes frames, and a screenshot of the video shows
+//! the synthetic camera's colour bars where the camera draws them. Skips, saying so, where
+//! `chromium` is not installed (CI installs it: `.ci/tools.sh`).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tungstenite::{Message, WebSocket, stream::MaybeTlsStream};
+
+use crate::util::{Process, Served};
+
+/// The camera's picture size and the colour bars it draws, left to right (75% bars, RGB;
+/// `kvs_local::camera::BARS`), in the band between a quarter and three quarters of its height.
+const WIDTH: u32 = 320;
+const HEIGHT: u32 = 240;
+const BARS: [[u8; 3]; 8] = [
+    [191, 191, 191],
+    [191, 191, 0],
+    [0, 191, 191],
+    [0, 191, 0],
+    [191, 0, 191],
+    [191, 0, 0],
+    [0, 0, 191],
+    [0, 0, 0],
+];
+/// Coding loss, the browser's colour conversion and its scaling move colours a little.
+const TOLERANCE: i32 = 40;
+
+/// A headless chromium with its DevTools endpoint, killed when dropped.
+struct Browser {
+    _process: Process,
+    _profile: tempfile::TempDir,
+    /// `127.0.0.1:PORT` of the DevTools HTTP endpoint.
+    devtools: String,
+}
+
+impl Browser {
+    /// `None` (after a note) where chromium is not installed.
+    fn start() -> Option<Browser> {
+        let profile = tempfile::tempdir().unwrap();
+        let spawned = Command::new("chromium")
+            .args([
+                "--headless=new",
+                // Root in a container has no user namespace for the sandbox.
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--autoplay-policy=no-user-gesture-required",
+                "--window-size=1280,1400",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                eprintln!("skipping: no chromium to drive ({e}); CI installs it (.ci/tools.sh)");
+                return None;
+            }
+        };
+        let stderr = child.stderr.take().unwrap();
+        let process = Process(child);
+        // "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/ID"
+        let url = BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| line.split_once("DevTools listening on ws://").map(|(_, url)| url.to_owned()))
+            .expect("chromium prints its DevTools address");
+        let devtools = url.split('/').next().unwrap().to_owned();
+        Some(Browser { _process: process, _profile: profile, devtools })
+    }
+
+    /// The DevTools session of the browser's first page.
+    fn page(&self) -> Page {
+        let targets: Value = serde_json::from_str(&http_get(&self.devtools, "/json/list")).unwrap();
+        let url = targets
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["type"] == "page")
+            .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+            .expect("a page target")
+            .to_owned();
+        let (socket, _) = tungstenite::connect(url).expect("DevTools WebSocket");
+        Page { socket, next_id: 1 }
+    }
+}
+
+/// One page, driven with DevTools commands.
+struct Page {
+    socket: WebSocket<MaybeTlsStream<TcpStream>>,
+    next_id: u64,
+}
+
+impl Page {
+    /// Sends a command and returns its result, skipping the events that come in between.
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let command = json!({ "id": id, "method": method, "params": params });
+        self.socket.send(Message::text(command.to_string())).unwrap();
+        loop {
+            let Message::Text(text) = self.socket.read().unwrap() else { continue };
+            let reply: Value = serde_json::from_str(&text).unwrap();
+            if reply["id"] == id {
+                assert!(reply["error"].is_null(), "{method}: {}", reply["error"]);
+                return reply["result"].clone();
+            }
+        }
+    }
+
+    /// The value of a JavaScript expression (JSON-serialisable).
+    fn eval(&mut self, expression: &str) -> Value {
+        let result =
+            self.call("Runtime.evaluate", json!({ "expression": expression, "returnByValue": true }));
+        assert!(result["exceptionDetails"].is_null(), "{expression}: {}", result["exceptionDetails"]);
+        result["result"]["value"].clone()
+    }
+}
+
+/// The body of a plain HTTP/1.1 GET (DevTools' JSON endpoints).
+fn http_get(addr: &str, path: &str) -> String {
+    let mut socket = TcpStream::connect(addr).unwrap();
+    write!(socket, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    socket.read_to_string(&mut response).unwrap();
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+}
+
+/// What the page's video reports.
+#[derive(Debug)]
+struct Playback {
+    current_time: f64,
+    decoded_frames: u64,
+    video_width: u64,
+}
+
+fn playback(page: &mut Page) -> Playback {
+    let state = page.eval(
+        "(() => { const v = document.getElementById('video'); \
+         return { t: v.currentTime, f: v.getVideoPlaybackQuality().totalVideoFrames, \
+                  w: v.videoWidth, error: document.getElementById('player-error').textContent }; })()",
+    );
+    assert_eq!(state["error"], "", "the page shows a playback error");
+    Playback {
+        current_time: state["t"].as_f64().unwrap(),
+        decoded_frames: state["f"].as_u64().unwrap(),
+        video_width: state["w"].as_u64().unwrap(),
+    }
+}
+
+#[test]
+fn the_page_plays_the_live_camera_with_its_colour_bars() {
+    let Some(browser) = Browser::start() else { return };
+    let server = Served::start(&["--camera", &format!("cam:{WIDTH}x{HEIGHT}@15")]);
+    let mut page = browser.page();
+    page.call("Page.enable", json!({}));
+    page.call("Page.navigate", json!({ "url": format!("http://{}/?stream=cam", server.addr) }));
+
+    // Playing: the time advances and frames are decoded. The camera makes one fragment a
+    // second and a live HLS playlist starts a few fragments behind, so allow for start-up.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let first = loop {
+        let state = playback(&mut page);
+        if state.current_time > 0.0 && state.decoded_frames > 0 {
+            break state;
+        }
+        assert!(Instant::now() < deadline, "the video never started: {state:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(first.video_width, u64::from(WIDTH));
+    let later = loop {
+        std::thread::sleep(Duration::from_millis(250));
+        let state = playback(&mut page);
+        if state.current_time >= first.current_time + 1.0 {
+            break state;
+        }
+        assert!(Instant::now() < deadline, "the video stopped at {first:?}: {state:?}");
+    };
+    assert!(later.decoded_frames > first.decoded_frames, "{first:?} then {later:?}");
+
+    // The picture: a screenshot of the video's box, sampled in the middle of each bar.
+    page.eval(
+        "(() => { const v = document.getElementById('video'); v.controls = false; v.scrollIntoView(); })()",
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let rect = page.eval(
+        "(() => { const r = document.getElementById('video').getBoundingClientRect(); \
+         return { x: r.x, y: r.y, w: r.width, h: r.height }; })()",
+    );
+    let [x, y, w, h] = ["x", "y", "w", "h"].map(|k| rect[k].as_f64().unwrap());
+    let shot = page.call(
+        "Page.captureScreenshot",
+        json!({ "format": "png", "clip": { "x": x, "y": y, "width": w, "height": h, "scale": 1 } }),
+    );
+    use base64::Engine as _;
+    let png = base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().unwrap()).unwrap();
+    let image = Rgba::decode(&png);
+
+    // The video keeps its aspect ratio inside its box (object-fit: contain).
+    let scale = (f64::from(image.width) / f64::from(WIDTH)).min(f64::from(image.height) / f64::from(HEIGHT));
+    let left = (f64::from(image.width) - f64::from(WIDTH) * scale) / 2.0;
+    let top = (f64::from(image.height) - f64::from(HEIGHT) * scale) / 2.0;
+    for (k, expected) in BARS.iter().enumerate() {
+        let (bar_x, bar_y) = ((k as f64 + 0.5) * f64::from(WIDTH) / 8.0, f64::from(HEIGHT) / 2.0);
+        let (px, py) = ((left + bar_x * scale) as u32, (top + bar_y * scale) as u32);
+        let got = image.pixel(px, py);
+        let close = got.iter().zip(expected).all(|(g, e)| (i32::from(*g) - i32::from(*e)).abs() <= TOLERANCE);
+        assert!(close, "bar {k} at ({px}, {py}) of the screenshot: {got:?}, expected {expected:?}");
+    }
+}
+
+/// A decoded RGBA screenshot.
+struct Rgba {
+    width: u32,
+    height: u32,
+    pixels: Vec<u8>,
+}
+
+impl Rgba {
+    fn decode(png_bytes: &[u8]) -> Rgba {
+        let mut reader = png::Decoder::new(std::io::Cursor::new(png_bytes)).read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        assert_eq!((info.color_type, info.bit_depth), (png::ColorType::Rgba, png::BitDepth::Eight));
+        pixels.truncate(info.buffer_size());
+        Rgba { width: info.width, height: info.height, pixels }
+    }
+
+    /// The RGB of a pixel (alpha dropped: a screenshot is opaque).
+    fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
+        let at = (y as usize * self.width as usize + x as usize) * 4;
+        [self.pixels[at], self.pixels[at + 1], self.pixels[at + 2]]
+    }
+}
