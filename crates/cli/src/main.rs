@@ -41,8 +41,12 @@ enum Command {
     Frames(cmd::frames::Args),
     /// Save audio tracks of a capture as WAV files.
     Audio(cmd::audio::Args),
-    /// Remux a capture into an MP4 file (the local form of GetClip).
+    /// An MP4 of a stream's range (GetClip), or of a capture remuxed locally.
     Clip(cmd::clip::Args),
+    /// Pictures of a stream's range from the service (GetImages), one file each.
+    Images(cmd::images::Args),
+    /// Print HLS (and DASH) streaming session URLs of a stream for a player.
+    Play(cmd::play::Args),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +78,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Frames(args) => cmd::frames::run(args),
         Command::Audio(args) => cmd::audio::run(args),
         Command::Clip(args) => cmd::clip::run(args),
+        Command::Images(args) => cmd::images::run(args),
+        Command::Play(args) => cmd::play::run(args),
     }
 }
 

@@ -13,7 +13,7 @@ use aws_sdk_kinesisvideomedia::config::http::HttpResponse;
 use aws_sdk_kinesisvideomedia::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kinesisvideomedia::primitives::{ByteStream, DateTime};
 use aws_sdk_kinesisvideomedia::types::{StartSelector as SdkSelector, StartSelectorType};
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use kvs_mkv::FragmentNumber;
 use tracing::debug;
 
@@ -52,11 +52,23 @@ pub struct Client {
 
 impl Client {
     /// Loads the SDK configuration (default chains, overridden by `config`'s region,
-    /// endpoint and credentials) with an HTTP client over rustls.
+    /// endpoint and credentials) with an HTTP client over rustls, trusting the platform's
+    /// roots and `config.ca_pem`.
     pub async fn new(config: &Config) -> Result<Self, Error> {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(Provider::Rustls(CryptoMode::Ring))
-            .build_https();
+        let mut http =
+            aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring));
+        if let Some(pem) = &config.ca_pem {
+            // Checked here: the SDK's client takes the bytes unchecked and panics on a bad
+            // certificate at its first connection.
+            crate::tls::ca_certificates(pem)?;
+            let roots = TrustStore::default().with_pem_certificate(pem.clone());
+            let tls = TlsContext::builder()
+                .with_trust_store(roots)
+                .build()
+                .map_err(|e| Error::Config(format!("TLS: {e}")))?;
+            http = http.tls_context(tls);
+        }
+        let http = http.build_https();
         // Retries are the driver's: it knows the 5 TPS limit and resumes by token.
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
@@ -335,6 +347,12 @@ where
             "{operation}: {}",
             aws_sdk_kinesisvideomedia::error::DisplayErrorContext(&error)
         ))),
+        SdkError::DispatchFailure(failure)
+            if let Some(why) =
+                failure.as_connector_error().and_then(|e| crate::tls::untrusted_certificate(e)) =>
+        {
+            Failure::Fatal(Error::Config(format!("{operation}: {why}")))
+        }
         _ => Failure::Retry(format!(
             "{operation}: {}",
             aws_sdk_kinesisvideomedia::error::DisplayErrorContext(&error)

@@ -261,6 +261,10 @@ pub struct Config {
     pub endpoint_url: Option<String>,
     /// Credentials; `None` takes the default credential chain.
     pub credentials: Option<StaticCredentials>,
+    /// PEM certificates trusted besides the platform's roots, e.g. the certificate of a
+    /// `kvs serve --tls` (see [`tls::ca_pem_from`](crate::tls::ca_pem_from)). Checked when
+    /// the client is made.
+    pub ca_pem: Option<Vec<u8>>,
     /// Fragments held between the network and the handler (default 4). A slow handler
     /// slows the reader: memory stays bounded by this many fragments, plus one waiting to
     /// enter the queue and one being handed over (and the one being parsed).
@@ -289,6 +293,7 @@ impl Default for Config {
             region: None,
             endpoint_url: None,
             credentials: None,
+            ca_pem: None,
             queue_capacity: 4,
             until_caught_up: false,
             retry: RetryPolicy::default(),

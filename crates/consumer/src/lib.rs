@@ -53,6 +53,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod archived;
 mod aws;
 mod config;
 mod delivery;
@@ -63,6 +64,7 @@ pub mod metrics;
 mod resume;
 mod save;
 mod stats;
+pub mod tls;
 
 pub use aws::Client;
 pub use config::{

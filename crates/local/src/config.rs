@@ -27,6 +27,13 @@ pub struct Config {
     /// Directory store: every stream and fragment survives a restart. `None` (default):
     /// memory only.
     pub data_dir: Option<PathBuf>,
+    /// Serve HTTPS (`https://` endpoint) with a self-signed certificate for `127.0.0.1`
+    /// and `localhost`, made at start; clients trust its PEM, from
+    /// [`LocalKvs::certificate_pem`](crate::LocalKvs::certificate_pem). With
+    /// [`data_dir`](Self::data_dir), the certificate and its key are kept there
+    /// (`cert.pem`, `key.pem`) and the next start serves the same one, so that clients
+    /// trusting it go on across a restart. Default: plain HTTP.
+    pub tls: bool,
     /// A GetMedia response at the live edge ends its body after this long with nothing
     /// new to send (default 5 s), as AWS does.
     pub idle_timeout: Duration,
@@ -89,6 +96,7 @@ impl Default for Config {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: None,
+            tls: false,
             idle_timeout: Duration::from_secs(5),
             max_get_media_duration: Duration::from_secs(45 * 60),
             credentials: None,

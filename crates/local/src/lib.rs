@@ -38,6 +38,9 @@
 //! - Connections are capped ([`Config::max_connections`]) and closed when they take too
 //!   long to send their headers or move no byte for a while; GetMedia and
 //!   GetMediaForFragmentList keep AWS's per-stream limits and 25 MB/s per response.
+//! - With [`Config::tls`] it speaks HTTPS with a self-signed certificate for 127.0.0.1
+//!   and localhost ([`LocalKvs::certificate_pem`]); the TLS handshake holds a connection
+//!   slot and must end within [`Config::header_read_timeout`].
 //!
 //! What it does not do: GetImages, HLS/DASH, clips, KMS, tagging, or anything beyond
 //! loopback unless [`Config::addr`] says so. Parsing MKV belongs to `kvs-mkv`; consuming
@@ -62,6 +65,7 @@
 mod api;
 mod auth;
 pub mod camera;
+mod clock;
 mod config;
 mod error;
 mod faults;
@@ -83,7 +87,7 @@ use tokio::task::JoinHandle;
 pub use api::errors::{InBandErrorId, PutMediaErrorId};
 pub use camera::{CameraConfig, CameraHandle};
 pub use config::{Config, Credentials};
-pub use error::{Error, MediaError};
+pub use error::{CameraConfigError, Error, FragmentFileProblem, MediaError, ReplayProblem};
 pub use faults::{Faults, RefuseWith};
 pub use replay::{MAX_REPLAY_STREAMS, ReplayHandle, replay_stream_names};
 
@@ -102,33 +106,56 @@ pub struct LocalKvs {
     shared: Arc<Shared>,
     stop: Arc<watch::Sender<bool>>,
     server: Arc<Mutex<Option<JoinHandle<()>>>>,
+    certificate: Option<server::Certificate>,
 }
 
 impl LocalKvs {
-    /// Binds `config.addr`, recovers the directory store if any, and starts serving.
+    /// Binds `config.addr`, recovers the directory store if any, makes or loads the
+    /// certificate with [`Config::tls`], and starts serving.
     pub async fn start(config: Config) -> Result<LocalKvs, Error> {
         let store = Store::open(&config)?;
+        let tls = if config.tls { Some(server::Tls::new(config.data_dir.as_deref())?) } else { None };
+        // tokio binds with SO_REUSEADDR: a server restarted on the port of one that was
+        // killed gets it back at once, whatever connections of the old one linger.
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let (stop, shutdown) = watch::channel(false);
-        let shared = Arc::new(Shared { config, store, endpoint: format!("http://{addr}"), shutdown });
+        let shared = Arc::new(Shared { config, store, endpoint: format!("{scheme}://{addr}"), shutdown });
         let router = api::router(shared.clone());
         let serving = shared.clone();
+        let (acceptor, certificate) = match tls {
+            Some(tls) => (Some(tls.acceptor), Some(tls.certificate)),
+            None => (None, None),
+        };
         let server = tokio::spawn(async move {
-            server::serve(listener, router, &serving.config, serving.shutdown.clone()).await;
+            server::serve(listener, router, &serving.config, acceptor, serving.shutdown.clone()).await;
         });
         tracing::info!(endpoint = %shared.endpoint, "local KVS listening");
-        Ok(LocalKvs { shared, stop: Arc::new(stop), server: Arc::new(Mutex::new(Some(server))) })
+        Ok(LocalKvs { shared, stop: Arc::new(stop), server: Arc::new(Mutex::new(Some(server))), certificate })
     }
 
-    /// The endpoint URL to give the SDKs (`http://127.0.0.1:PORT`).
+    /// The endpoint URL to give the SDKs (`http://127.0.0.1:PORT`, or `https://` with
+    /// [`Config::tls`]).
     pub fn endpoint_url(&self) -> String {
         self.shared.endpoint.clone()
     }
 
     /// The address the server listens on.
     pub fn local_addr(&self) -> std::net::SocketAddr {
-        self.shared.endpoint.trim_start_matches("http://").parse().unwrap_or(self.shared.config.addr)
+        let addr = self.shared.endpoint.split_once("://").map_or("", |(_, addr)| addr);
+        addr.parse().unwrap_or(self.shared.config.addr)
+    }
+
+    /// With [`Config::tls`], the PEM of the server's certificate: what clients trust.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.certificate.as_ref().map(|c| c.pem.as_str())
+    }
+
+    /// With [`Config::tls`] and [`Config::data_dir`], the file holding the certificate's
+    /// PEM (`cert.pem` in the data directory).
+    pub fn certificate_file(&self) -> Option<&std::path::Path> {
+        self.certificate.as_ref().and_then(|c| c.file.as_deref())
     }
 
     /// Creates a stream; does nothing if it exists.

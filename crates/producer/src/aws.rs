@@ -106,6 +106,12 @@ where
             "{operation}: {}",
             aws_sdk_kinesisvideo::error::DisplayErrorContext(&error)
         ))),
+        SdkError::DispatchFailure(failure)
+            if let Some(why) =
+                failure.as_connector_error().and_then(|e| kvs_consumer::tls::untrusted_certificate(e)) =>
+        {
+            Failure::Fatal(Error::Config(format!("{operation}: {why}")))
+        }
         _ => Failure::Retry(format!(
             "{operation}: {}",
             aws_sdk_kinesisvideo::error::DisplayErrorContext(&error)

@@ -61,6 +61,7 @@ impl Producer {
         consumer_config.region = config.region.clone();
         consumer_config.endpoint_url = config.endpoint_url.clone();
         consumer_config.credentials = config.credentials.clone();
+        consumer_config.ca_pem = config.ca_pem.clone();
         let client = kvs_consumer::Client::new(&consumer_config).await?;
         let control = Control::new(client, &self.stream);
         let region = control.region()?;

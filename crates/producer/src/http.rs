@@ -3,8 +3,9 @@
 //! while its response streams acknowledgements back.
 //!
 //! HTTPS goes through rustls with ring: the platform's roots (AWS), plus any CA given
-//! (`--ca-file`, `SSL_CERT_FILE`: a local server's own certificate). What to send and when
-//! to reconnect belong to the driver.
+//! (`--ca-file`, `AWS_CA_BUNDLE`, `SSL_CERT_FILE`: a local server's own certificate),
+//! checked by `kvs_consumer::tls` as the control plane's client checks it. What to send
+//! and when to reconnect belong to the driver.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -20,8 +21,6 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
 use tokio::sync::mpsc;
 use tracing::debug;
 
@@ -68,14 +67,11 @@ impl PutClient {
         let (added, _) = roots.add_parsable_certificates(native.certs);
         debug!(added, "platform roots");
         if let Some(pem) = extra_ca_pem {
-            let mut count = 0;
-            for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| Error::Config(format!("CA file: {e}")))?;
+            // The consumer's check, so that both clients take and refuse the same files.
+            let certificates = kvs_consumer::tls::ca_certificates(pem)
+                .map_err(|e| Error::Config(format!("CA file: {e}")))?;
+            for cert in certificates {
                 roots.add(cert).map_err(|e| Error::Config(format!("CA file: {e}")))?;
-                count += 1;
-            }
-            if count == 0 {
-                return Err(Error::Config("the CA file holds no PEM certificate".into()));
             }
         }
         let tls =
@@ -116,7 +112,16 @@ impl PutClient {
         tokio::spawn(async move {
             let closed = match client.request(request).await {
                 Ok(response) => read_response(response, &event_tx).await,
-                Err(e) => Event::Closed { retry: true, why: format!("PutMedia: {}", chain(&e)), fatal: None },
+                Err(e) => match kvs_consumer::tls::untrusted_certificate(&e) {
+                    Some(why) => Event::Closed {
+                        retry: false,
+                        why: format!("PutMedia: {why}"),
+                        fatal: Some(Error::Config(format!("PutMedia: {why}"))),
+                    },
+                    None => {
+                        Event::Closed { retry: true, why: format!("PutMedia: {}", chain(&e)), fatal: None }
+                    }
+                },
             };
             let _ = event_tx.send(closed).await;
         });

@@ -262,7 +262,7 @@ fn time_range(range: &Bound<'_, PyAny>) -> PyResult<TimeRange> {
 }
 
 /// A `datetime` (naive means UTC) or seconds since the epoch.
-fn system_time(value: &Bound<'_, PyAny>) -> PyResult<SystemTime> {
+pub(crate) fn system_time(value: &Bound<'_, PyAny>) -> PyResult<SystemTime> {
     let seconds: f64 = if value.hasattr("timestamp")? {
         let value = if value.getattr("tzinfo")?.is_none() {
             let utc = value.py().import("datetime")?.getattr("timezone")?.getattr("utc")?;

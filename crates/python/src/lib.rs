@@ -6,7 +6,8 @@
 //! file or bytes into fragments as they arrive), `Consumer` (a stream read through
 //! `kvs-consumer`, resumed across connections), `Fleet` (many streams through `kvs-fleet`,
 //! with checkpoints and leases), `put` (send Matroska to a stream through `kvs-producer`,
-//! resent until persisted), `Fragment` (tags, bytes, playable MKV, frames as numpy
+//! resent until persisted), `images` / `clip` / `hls_url` / `dash_url` (archived media
+//! through `kvs_consumer::archived`), `Fragment` (tags, bytes, playable MKV, frames as numpy
 //! arrays, JPEG and WAV files), and the EBMLite-like `Document` / `Element` DOM; conversions between Python objects and `bytes::Bytes` without copying;
 //! releasing the GIL around reading files, parsing, decoding and writing. What it does not
 //! own: the threaded, callback-based drop-in classes (`KvsConsumerLibrary`,
@@ -19,6 +20,7 @@
 //! `.ci/python.sh`.
 #![deny(missing_docs)]
 
+mod archived;
 mod consumer;
 mod dom;
 mod error;
@@ -40,6 +42,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<consumer::Consumer>()?;
     m.add_class::<fleet::Fleet>()?;
     m.add_function(wrap_pyfunction!(producer::put, m)?)?;
+    m.add_class::<archived::Image>()?;
+    m.add_class::<archived::Images>()?;
+    m.add_function(wrap_pyfunction!(archived::images, m)?)?;
+    m.add_function(wrap_pyfunction!(archived::clip, m)?)?;
+    m.add_function(wrap_pyfunction!(archived::hls_url, m)?)?;
+    m.add_function(wrap_pyfunction!(archived::dash_url, m)?)?;
     m.add_class::<dom::Document>()?;
     m.add_class::<dom::Element>()?;
     m.add_function(wrap_pyfunction!(rust_split, m)?)?;

@@ -37,6 +37,10 @@ pub struct Args {
     /// AWS_ENDPOINT_URL, then AWS).
     #[arg(long)]
     endpoint: Option<String>,
+    /// Trust the certificates of this PEM file besides the system's, e.g. the cert.pem of
+    /// `kvs serve --tls` (default: AWS_CA_BUNDLE, else SSL_CERT_FILE, when set).
+    #[arg(long, value_name = "PEM", conflicts_with = "input")]
+    ca_file: Option<PathBuf>,
     /// Where a live read starts: now, earliest, after:FRAGMENT, server:RFC3339,
     /// producer:RFC3339 or token:TOKEN.
     #[arg(long, conflicts_with = "from")]
@@ -92,6 +96,9 @@ impl Plan {
         let mut config = Config::default();
         config.region = args.region;
         config.endpoint_url = args.endpoint;
+        if args.input.is_none() {
+            config.ca_pem = kvs_consumer::tls::ca_pem_from(args.ca_file.as_deref())?;
+        }
         config.until_caught_up = args.until_caught_up;
         let source = match (args.input, args.stream) {
             (Some(path), _) if path.as_os_str() == "-" => Source::reader(tokio::io::stdin()),

@@ -39,6 +39,10 @@ pub struct Args {
     /// AWS_ENDPOINT_URL, then AWS).
     #[arg(long)]
     endpoint: Option<String>,
+    /// Trust the certificates of this PEM file besides the system's, e.g. the cert.pem of
+    /// `kvs serve --tls` (default: AWS_CA_BUNDLE, else SSL_CERT_FILE, when set).
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
     /// AWS region (default: AWS_REGION, then the profile).
     #[arg(long)]
     region: Option<String>,
@@ -112,6 +116,7 @@ impl Plan {
         let mut config = FleetConfig::new(streams);
         config.consumer.region = args.region;
         config.consumer.endpoint_url = args.endpoint;
+        config.consumer.ca_pem = kvs_consumer::tls::ca_pem_from(args.ca_file.as_deref())?;
         config.initial = match args.start.parse()? {
             s @ (StartSelector::Now | StartSelector::Earliest) => s,
             _ => bail!("--start is now or earliest (a checkpoint decides the rest)"),

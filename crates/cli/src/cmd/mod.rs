@@ -1,12 +1,15 @@
 //! One module per subcommand: its arguments and its `run`.
 
+pub mod archived;
 pub mod audio;
 pub mod clip;
 pub mod consume;
 pub mod demo;
 pub mod fleet;
 pub mod frames;
+pub mod images;
 pub mod inspect;
+pub mod play;
 pub mod put;
 pub mod serve;
 

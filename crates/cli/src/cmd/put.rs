@@ -53,8 +53,8 @@ pub struct Args {
     /// Tags written on every fragment: `K=V,K2=V2` (at most 10).
     #[arg(long, value_name = "K=V,...")]
     tags: Option<String>,
-    /// Trust the certificates of this PEM file besides the system's (default:
-    /// SSL_CERT_FILE when set).
+    /// Trust the certificates of this PEM file besides the system's, e.g. the cert.pem of
+    /// `kvs serve --tls` (default: AWS_CA_BUNDLE, else SSL_CERT_FILE, when set).
     #[arg(long, value_name = "PEM")]
     ca_file: Option<PathBuf>,
 }
@@ -92,11 +92,7 @@ impl Plan {
         if let Some(tags) = &args.tags {
             config.tags = kvs_producer::parse_tags(tags)?;
         }
-        let ca_file = args.ca_file.or_else(|| std::env::var_os("SSL_CERT_FILE").map(PathBuf::from));
-        if let Some(path) = ca_file {
-            let pem = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            config.ca_pem = Some(pem);
-        }
+        config.ca_pem = kvs_consumer::tls::ca_pem_from(args.ca_file.as_deref())?;
         if args.frames.is_some() && args.camera.is_none() {
             bail!("--frames counts the frames of --camera: give it too");
         }

@@ -2,6 +2,11 @@
 //! optional synthetic cameras, MKV files and replays feeding its streams. Prints the
 //! endpoint and the environment to export so that AWS SDKs and tools talk to it.
 //!
+//! `--tls` serves HTTPS with a self-signed certificate for 127.0.0.1 and localhost; its
+//! PEM goes to `cert.pem` in `--data-dir` (kept and served again by the next start), or
+//! to a file in the temporary directory when in memory, and the exports name it as
+//! `AWS_CA_BUNDLE`, which the AWS CLI, boto3 and `kvs` read.
+//!
 //! `--replay N:PREFIX=FILE` is the load generator: N live streams `PREFIX000`,
 //! `PREFIX001`, ... fed at real time from one pre-encoded MKV, looped, with no encoding
 //! and one thread for all of them (see `LocalKvs::spawn_replay`). Memory grows with
@@ -33,6 +38,11 @@ pub struct Args {
     /// Keep streams in this directory (they survive a restart); default: in memory.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Serve HTTPS with a self-signed certificate for 127.0.0.1 and localhost, made at
+    /// start (or the one kept in --data-dir). Its PEM is written to DIR/cert.pem, or to a
+    /// temporary file when in memory; the exports name it as AWS_CA_BUNDLE.
+    #[arg(long)]
+    tls: bool,
     /// Feed stream NAME from a synthetic H.264 camera at real time, e.g. `cam` or
     /// `cam:640x360@30` (default 320x240@15, one fragment per second). Repeatable.
     #[arg(long, value_name = "NAME[:WxH@FPS]")]
@@ -230,6 +240,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let config = Config {
         addr: args.addr,
         data_dir: args.data_dir,
+        tls: args.tls,
         idle_timeout: Duration::from_secs_f64(args.idle_timeout),
         credentials: credentials.clone(),
         region: region.clone(),
@@ -281,7 +292,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             eprintln!("retention: fragments older than {} s are dropped", retention_age.as_secs_f64());
         }
         let url = kvs.endpoint_url();
+        let certificate = certificate_file(&kvs)?;
         eprintln!("local KVS listening on {url} (Ctrl-C stops)");
+        if let Some(file) = &certificate {
+            eprintln!("certificate: {} (clients: --ca-file {0})", file.path.display());
+        }
         let key_id = credentials.as_ref().map_or("local", |c| c.access_key_id.as_str());
         let secret = match credentials {
             Some(_) => "# export AWS_SECRET_ACCESS_KEY=<the secret given to --credentials>",
@@ -289,10 +304,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         };
         // One write: a reader that stops at the endpoint line and closes the pipe must not
         // make the lines after it fail (a broken pipe would end the server).
-        let exports = format!(
+        let mut exports = format!(
             "export AWS_ENDPOINT_URL={url}\nexport AWS_REGION={region}\nexport AWS_DEFAULT_REGION={region}\n\
              export AWS_ACCESS_KEY_ID={key_id}\n{secret}\n"
         );
+        if let Some(file) = &certificate {
+            exports.push_str(&format!("export AWS_CA_BUNDLE={}\n", file.path.display()));
+        }
         if let Err(e) = std::io::Write::write_all(&mut std::io::stdout().lock(), exports.as_bytes()) {
             tracing::debug!(error = %e, "cannot print the environment to export");
         }
@@ -312,8 +330,43 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
         kvs.shutdown().await;
+        drop(certificate);
         Ok(())
     })
+}
+
+/// Where `kvs serve --tls` wrote its certificate's PEM; a temporary file is removed when
+/// this is dropped (at Ctrl-C).
+struct CertificateFile {
+    path: PathBuf,
+    temporary: bool,
+}
+
+impl Drop for CertificateFile {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The file clients trust: the data directory's `cert.pem`, or the PEM written to a
+/// temporary file named after this process when the store is in memory.
+fn certificate_file(kvs: &LocalKvs) -> anyhow::Result<Option<CertificateFile>> {
+    let Some(pem) = kvs.certificate_pem() else { return Ok(None) };
+    if let Some(path) = kvs.certificate_file() {
+        return Ok(Some(CertificateFile { path: path.to_owned(), temporary: false }));
+    }
+    let path = std::env::temp_dir().join(format!("kvs-serve-{}-cert.pem", std::process::id()));
+    // A file left by a killed server of the same process id goes; then the file is made
+    // new, never written through a link someone else put there.
+    let _ = std::fs::remove_file(&path);
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+        std::io::Write::write_all(&mut file, pem.as_bytes())
+    };
+    write().with_context(|| format!("writing the certificate to {}", path.display()))?;
+    Ok(Some(CertificateFile { path, temporary: true }))
 }
 
 #[cfg(test)]

@@ -26,10 +26,32 @@ Sending video (a Matroska file or bytes), every fragment persisted before it ret
 
     from kvs_consumer import put
     put("my-camera", "clip.mkv", create=True, tags=[("site", "door")])
+
+Archived media from the service: pictures, an MP4 clip, a player URL::
+
+    from kvs_consumer import clip, hls_url, images
+    for image in images("my-camera", start, end, every=1.0):
+        if image.error is None:
+            pathlib.Path(image.file_name("jpg")).write_bytes(image.content)
+    clip("my-camera", start, end, "clip.mp4")
+    print(hls_url("my-camera", mode="live"))
 """
 
 from ._errors import KvsError, KvsStreamError, MediaError, MkvError
-from ._native import Document, Element, Fragment, FragmentReader, __version__, put
+from ._native import (
+    Document,
+    Element,
+    Fragment,
+    FragmentReader,
+    Image,
+    Images,
+    __version__,
+    clip,
+    dash_url,
+    hls_url,
+    images,
+    put,
+)
 from .consumer import Consumer
 from .fleet import Fleet
 from .kinesis_video_fragment_processor import KvsFragementProcessor, KvsFragmentProcessor
@@ -42,6 +64,8 @@ __all__ = [
     "Fleet",
     "Fragment",
     "FragmentReader",
+    "Image",
+    "Images",
     "KvsConsumerLibrary",
     "KvsError",
     "KvsFragementProcessor",
@@ -50,5 +74,9 @@ __all__ = [
     "MediaError",
     "MkvError",
     "__version__",
+    "clip",
+    "dash_url",
+    "hls_url",
+    "images",
     "put",
 ]

@@ -4,7 +4,7 @@ import builtins
 import datetime
 import os
 import pathlib
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union, overload
 
 BytesLike = Union[bytes, bytearray, memoryview]
 StrPath = Union[str, "os.PathLike[str]"]
@@ -208,6 +208,112 @@ class Document(Element):
     def simple_tags(self) -> Dict[str, Union[str, bytes, None]]: ...
     def dump(self) -> Dict[str, Any]: ...
     def pretty(self) -> str: ...
+
+Time = Union[float, int, datetime.datetime]
+Credentials = Tuple[str, str, Optional[str]]
+
+class Image:
+    """One instant of GetImages: a picture, or the reason there is none."""
+
+    @property
+    def timestamp(self) -> float:
+        """Seconds since the epoch (server or producer time, as asked)."""
+    @property
+    def error(self) -> Optional[str]:
+        """``"NO_MEDIA"``, ``"MEDIA_ERROR"``, or ``None`` when there is a picture."""
+    @property
+    def content(self) -> builtins.bytes:
+        """The JPEG or PNG bytes; empty with an error."""
+    def file_name(self, ext: str = "jpg") -> str:
+        """A name from the timestamp: ``20261204T050102.345Z.jpg``."""
+
+class Images:
+    """The images of a range, fetched a page at a time as iteration goes."""
+
+    def __iter__(self) -> "Images": ...
+    def __next__(self) -> Image: ...
+
+def images(
+    stream_name: str,
+    start: Time,
+    end: Time,
+    *,
+    every: float = 1.0,
+    format: str = "jpeg",
+    quality: int = 80,
+    width: Optional[int] = None,
+    height: Optional[int] = None,
+    producer_time: bool = False,
+    region: Optional[str] = None,
+    endpoint_url: Optional[str] = None,
+    credentials: Optional[Credentials] = None,
+    ca_file: Optional[StrPath] = None,
+) -> Images:
+    """GetImages over ``start``..``end`` (any length, asked for in 300 s windows), one
+    instant every ``every`` seconds (at least 0.2); ``format`` ``"jpeg"`` or ``"png"``."""
+
+@overload
+def clip(
+    stream_name: str,
+    start: Time,
+    end: Time,
+    path: None = None,
+    *,
+    producer_time: bool = False,
+    region: Optional[str] = None,
+    endpoint_url: Optional[str] = None,
+    credentials: Optional[Credentials] = None,
+    ca_file: Optional[StrPath] = None,
+) -> builtins.bytes: ...
+@overload
+def clip(
+    stream_name: str,
+    start: Time,
+    end: Time,
+    path: StrPath,
+    *,
+    producer_time: bool = False,
+    region: Optional[str] = None,
+    endpoint_url: Optional[str] = None,
+    credentials: Optional[Credentials] = None,
+    ca_file: Optional[StrPath] = None,
+) -> int:
+    """GetClip: the MP4 bytes, or with ``path`` the bytes written there."""
+
+def hls_url(
+    stream_name: str,
+    *,
+    mode: str = "live",
+    start: Optional[Time] = None,
+    end: Optional[Time] = None,
+    producer_time: bool = False,
+    container: str = "fmp4",
+    expires: Optional[int] = None,
+    max_fragments: Optional[int] = None,
+    display_timestamps: bool = False,
+    region: Optional[str] = None,
+    endpoint_url: Optional[str] = None,
+    credentials: Optional[Credentials] = None,
+    ca_file: Optional[StrPath] = None,
+) -> str:
+    """GetHLSStreamingSessionURL; ``mode`` ``"live"``, ``"replay"`` or ``"on_demand"``."""
+
+def dash_url(
+    stream_name: str,
+    *,
+    mode: str = "live",
+    start: Optional[Time] = None,
+    end: Optional[Time] = None,
+    producer_time: bool = False,
+    expires: Optional[int] = None,
+    max_fragments: Optional[int] = None,
+    display_timestamps: bool = False,
+    region: Optional[str] = None,
+    endpoint_url: Optional[str] = None,
+    credentials: Optional[Credentials] = None,
+    ca_file: Optional[StrPath] = None,
+) -> str:
+    """GetDASHStreamingSessionURL; the same modes as ``hls_url``."""
 
 def _rust_split(data: BytesLike, chunk_size: int = 65536) -> Tuple[int, int]:
     """Benchmark baseline: (fragments, frames) split in Rust only."""
