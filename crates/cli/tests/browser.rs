@@ -131,35 +131,55 @@ impl Page {
     }
 }
 
-/// The body of a plain HTTP/1.1 GET (DevTools' JSON endpoints).
+/// The body of a plain HTTP/1.1 GET (DevTools' JSON endpoints), read to its
+/// Content-Length: DevTools keeps the connection open whatever the request says.
 fn http_get(addr: &str, path: &str) -> String {
-    let mut socket = TcpStream::connect(addr).unwrap();
-    write!(socket, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut response = String::new();
-    socket.read_to_string(&mut response).unwrap();
-    response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+    let mut socket = BufReader::new(TcpStream::connect(addr).unwrap());
+    write!(socket.get_mut(), "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        socket.read_line(&mut line).unwrap();
+        if line.trim_end().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    socket.read_exact(&mut body).unwrap();
+    String::from_utf8(body).unwrap()
 }
 
 /// What the page's video reports.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Playback {
     current_time: f64,
     decoded_frames: u64,
     video_width: u64,
 }
 
-fn playback(page: &mut Page) -> Playback {
+/// The video's state; `None` while the page is still loading.
+fn playback(page: &mut Page) -> Option<Playback> {
     let state = page.eval(
         "(() => { const v = document.getElementById('video'); \
+         const e = document.getElementById('player-error'); \
+         if (!v || !e) return null; \
          return { t: v.currentTime, f: v.getVideoPlaybackQuality().totalVideoFrames, \
-                  w: v.videoWidth, error: document.getElementById('player-error').textContent }; })()",
+                  w: v.videoWidth, error: e.textContent }; })()",
     );
+    if state.is_null() {
+        return None;
+    }
     assert_eq!(state["error"], "", "the page shows a playback error");
-    Playback {
+    Some(Playback {
         current_time: state["t"].as_f64().unwrap(),
         decoded_frames: state["f"].as_u64().unwrap(),
         video_width: state["w"].as_u64().unwrap(),
-    }
+    })
 }
 
 #[test]
@@ -175,8 +195,8 @@ fn the_page_plays_the_live_camera_with_its_colour_bars() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let first = loop {
         let state = playback(&mut page);
-        if state.current_time > 0.0 && state.decoded_frames > 0 {
-            break state;
+        if let Some(state) = state.as_ref().filter(|s| s.current_time > 0.0 && s.decoded_frames > 0) {
+            break state.clone();
         }
         assert!(Instant::now() < deadline, "the video never started: {state:?}");
         std::thread::sleep(Duration::from_millis(250));
@@ -184,7 +204,7 @@ fn the_page_plays_the_live_camera_with_its_colour_bars() {
     assert_eq!(first.video_width, u64::from(WIDTH));
     let later = loop {
         std::thread::sleep(Duration::from_millis(250));
-        let state = playback(&mut page);
+        let state = playback(&mut page).expect("the page stays loaded");
         if state.current_time >= first.current_time + 1.0 {
             break state;
         }
@@ -208,7 +228,7 @@ fn the_page_plays_the_live_camera_with_its_colour_bars() {
     );
     use base64::Engine as _;
     let png = base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().unwrap()).unwrap();
-    let image = Rgba::decode(&png);
+    let image = Screenshot::decode(&png);
 
     // The video keeps its aspect ratio inside its box (object-fit: contain).
     let scale = (f64::from(image.width) / f64::from(WIDTH)).min(f64::from(image.height) / f64::from(HEIGHT));
@@ -223,26 +243,32 @@ fn the_page_plays_the_live_camera_with_its_colour_bars() {
     }
 }
 
-/// A decoded RGBA screenshot.
-struct Rgba {
+/// A decoded screenshot, RGB or RGBA.
+struct Screenshot {
     width: u32,
     height: u32,
+    channels: usize,
     pixels: Vec<u8>,
 }
 
-impl Rgba {
-    fn decode(png_bytes: &[u8]) -> Rgba {
+impl Screenshot {
+    fn decode(png_bytes: &[u8]) -> Screenshot {
         let mut reader = png::Decoder::new(std::io::Cursor::new(png_bytes)).read_info().unwrap();
         let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
         let info = reader.next_frame(&mut pixels).unwrap();
-        assert_eq!((info.color_type, info.bit_depth), (png::ColorType::Rgba, png::BitDepth::Eight));
+        assert_eq!(info.bit_depth, png::BitDepth::Eight);
+        let channels = match info.color_type {
+            png::ColorType::Rgb => 3,
+            png::ColorType::Rgba => 4,
+            other => panic!("a screenshot in {other:?}"),
+        };
         pixels.truncate(info.buffer_size());
-        Rgba { width: info.width, height: info.height, pixels }
+        Screenshot { width: info.width, height: info.height, channels, pixels }
     }
 
     /// The RGB of a pixel (alpha dropped: a screenshot is opaque).
     fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
-        let at = (y as usize * self.width as usize + x as usize) * 4;
+        let at = (y as usize * self.width as usize + x as usize) * self.channels;
         [self.pixels[at], self.pixels[at + 1], self.pixels[at + 2]]
     }
 }

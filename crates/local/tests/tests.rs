@@ -4,6 +4,10 @@
 
 // Shared helpers: SDK clients, body reading, fragment splitting.
 mod util;
+// MP4 read back with mp4-atom, and ffprobe where installed.
+mod mp4util;
+// Plain GETs as players make them.
+mod fetch;
 
 // CreateStream, DescribeStream, ListStreams, DeleteStream, GetDataEndpoint.
 mod control;
@@ -18,6 +22,8 @@ mod limits;
 mod put_media;
 // Connections: header read and idle timeouts, the connection cap.
 mod connections;
+// HTTPS: the SDK over TLS, the handshake under the cap, the certificate kept.
+mod tls;
 // Many live streams replayed from one input: looping, re-stamping, spreading.
 mod replay;
 // The directory store across a restart: torn writes, interrupted and failed deletes,
@@ -25,3 +31,11 @@ mod replay;
 mod restart;
 // 3 live readers on 4 streams, bounded in time.
 mod soak;
+// GetClip: progressive MP4 of a range, through the archived-media client.
+mod clip;
+// HLS (fMP4, TS) and DASH sessions followed as a player follows them.
+mod streaming;
+// GetImages: paging, the camera's pictures, sizes, NO_MEDIA / MEDIA_ERROR, validation.
+mod images;
+// The web page: its bundled files and the stream list it polls.
+mod page;

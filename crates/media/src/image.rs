@@ -69,6 +69,42 @@ pub fn encode_image(rgb: &Array3<u8>, format: ImageFormat) -> Result<Vec<u8>, Er
     encode_rgb(data, width, height, format)
 }
 
+/// Scales an RGB array `(height, width, 3)` to `width` x `height` pixels with
+/// `fast_image_resize` (bilinear convolution, SIMD where the CPU has it): the output size
+/// GetImages' `WidthPixels` / `HeightPixels` ask for. The same size is returned as is.
+///
+/// ```
+/// let rgb = ndarray::Array3::<u8>::from_elem((4, 6, 3), 200);
+/// let small = kvs_media::resize_rgb(&rgb, 3, 2)?;
+/// assert_eq!(small.dim(), (2, 3, 3));
+/// assert!(small.iter().all(|&v| v == 200));
+/// # Ok::<(), kvs_media::Error>(())
+/// ```
+pub fn resize_rgb(rgb: &Array3<u8>, width: usize, height: usize) -> Result<Array3<u8>, Error> {
+    use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer, images::Image};
+    let (src_height, src_width, channels) = rgb.dim();
+    if channels != 3 {
+        return Err(Error::NotRgb { shape: rgb.dim() });
+    }
+    if (src_width, src_height) == (width, height) {
+        return Ok(rgb.clone());
+    }
+    let too_big = |_| Error::TooLarge { format: "scaled picture", width, height };
+    let dims = |w: usize, h: usize| -> Result<(u32, u32), Error> {
+        Ok((u32::try_from(w).map_err(too_big)?, u32::try_from(h).map_err(too_big)?))
+    };
+    let (sw, sh) = dims(src_width, src_height)?;
+    let (dw, dh) = dims(width, height)?;
+    let resize_error =
+        |e: &dyn std::fmt::Display| Error::Encode { format: "scaled picture", source: e.to_string().into() };
+    let data = rgb.as_standard_layout().into_owned().into_raw_vec_and_offset().0;
+    let src = Image::from_vec_u8(sw, sh, data, PixelType::U8x3).map_err(|e| resize_error(&e))?;
+    let mut dst = Image::new(dw, dh, PixelType::U8x3);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    Resizer::new().resize(&src, &mut dst, &options).map_err(|e| resize_error(&e))?;
+    Array3::from_shape_vec((height, width, 3), dst.into_vec()).map_err(|e| resize_error(&e))
+}
+
 /// Whether [`encode_yuv`] converts pictures to RGB for this format.
 pub(crate) fn goes_through_rgb(format: ImageFormat) -> bool {
     format == ImageFormat::Png

@@ -44,7 +44,7 @@ pub use codec::Codec;
 pub use colour::{Colour, Matrix, YuvPlanes};
 pub use error::{AudioProblem, BoxError, Error};
 pub use export::{ExportReport, FrameExporter};
-pub use image::{ImageFormat, encode_image, encode_yuv, file_name, save_image};
+pub use image::{ImageFormat, encode_image, encode_yuv, file_name, resize_rgb, save_image};
 pub use video::{
     BackendKind, DecodedFragment, FrameDecoder, FrameError, FrameInfo, Picture, Selection, Stats, VideoFrame,
     VideoOptions,

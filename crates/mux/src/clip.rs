@@ -82,7 +82,7 @@ impl Remuxer {
         let mut runs: Vec<Vec<usize>> = Vec::with_capacity(taken.len());
         let mut by_track: Vec<Vec<&Frame>> = vec![Vec::new(); self.tracks.len()];
         for frames in &taken {
-            let grouped = timeline::frames_by_track(&self.tracks, frames)?;
+            let grouped = timeline::frames_by_track(&self.tracks, frames, self.skip_other_tracks)?;
             runs.push(grouped.iter().map(Vec::len).collect());
             for (all, some) in by_track.iter_mut().zip(grouped) {
                 all.extend(some);

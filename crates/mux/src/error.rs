@@ -35,8 +35,9 @@ pub enum Error {
     /// to read its frames.
     #[error("the fragment has no tracks")]
     NoTracks,
-    /// A frame belongs to a track that the remuxer was not built with.
-    #[error("frame of track {track}, which is not among the remuxer's tracks")]
+    /// A frame belongs to a track that the remuxer was not built with, or
+    /// [`Remuxer::with_only_track`](crate::Remuxer::with_only_track) named a track it has not.
+    #[error("track {track} is not among the remuxer's tracks")]
     UnknownTrack {
         /// The frame's track number.
         track: u64,

@@ -31,6 +31,9 @@ pub struct Remuxer {
     pub(crate) tracks: Vec<TrackConfig>,
     pub(crate) origin_ns: i64,
     pub(crate) styp: bool,
+    /// Frames of tracks not in `tracks` are left out rather than refused (see
+    /// [`with_only_track`](Remuxer::with_only_track)).
+    pub(crate) skip_other_tracks: bool,
 }
 
 impl Remuxer {
@@ -44,7 +47,7 @@ impl Remuxer {
             return Err(Error::NoTracks);
         }
         let tracks = tracks.iter().map(TrackConfig::new).collect::<Result<Vec<_>, _>>()?;
-        Ok(Remuxer { tracks, origin_ns: 0, styp: false })
+        Ok(Remuxer { tracks, origin_ns: 0, styp: false, skip_other_tracks: false })
     }
 
     /// A remuxer for the tracks that `fragment` describes.
@@ -66,6 +69,29 @@ impl Remuxer {
         self
     }
 
+    /// Keeps only track `number`: its init segment describes that track alone and its
+    /// segments and clips carry that track's frames, the others' left out. HLS fMP4 and
+    /// DASH serve one track per playlist or adaptation set (`TrackNumber=`).
+    /// [`Error::UnknownTrack`] when the remuxer has no such track.
+    ///
+    /// ```
+    /// use kvs_mux::Remuxer;
+    ///
+    /// let fragment = kvs_mux::testing::fragment(0, 30, 47); // video 1, audio 2
+    /// let audio = Remuxer::for_fragment(&fragment)?.with_only_track(2)?;
+    /// assert_eq!(audio.track_numbers(), [2]);
+    /// assert!(Remuxer::for_fragment(&fragment)?.with_only_track(3).is_err());
+    /// # Ok::<(), kvs_mux::Error>(())
+    /// ```
+    pub fn with_only_track(mut self, number: u64) -> Result<Self, Error> {
+        self.tracks.retain(|t| t.number == number);
+        if self.tracks.is_empty() {
+            return Err(Error::UnknownTrack { track: number });
+        }
+        self.skip_other_tracks = true;
+        Ok(self)
+    }
+
     /// The origin set by [`with_origin_ns`](Self::with_origin_ns).
     pub fn origin_ns(&self) -> i64 {
         self.origin_ns
@@ -85,12 +111,12 @@ impl Remuxer {
         how: DecodeTimes,
     ) -> Result<Vec<Vec<Sample>>, Error> {
         let frames = fragment.frames()?;
-        let by_track = timeline::frames_by_track(&self.tracks, &frames)?;
+        let by_track = timeline::frames_by_track(&self.tracks, &frames, self.skip_other_tracks)?;
         let next_frames = match next {
             Some(next) => next.frames()?,
             None => Vec::new(),
         };
-        let next_by_track = timeline::frames_by_track(&self.tracks, &next_frames)?;
+        let next_by_track = timeline::frames_by_track(&self.tracks, &next_frames, self.skip_other_tracks)?;
         let mut out = Vec::with_capacity(self.tracks.len());
         for ((track, frames), next) in self.tracks.iter().zip(&by_track).zip(&next_by_track) {
             let next_dts = timeline::first_dts_ns(next, how);

@@ -79,14 +79,15 @@ pub(crate) fn decode_times_ns(pts: &[i64], how: DecodeTimes) -> Vec<i64> {
 pub(crate) fn frames_by_track<'a>(
     tracks: &[TrackConfig],
     frames: &'a [Frame],
+    skip_unknown: bool,
 ) -> Result<Vec<Vec<&'a Frame>>, Error> {
     let mut out = vec![Vec::new(); tracks.len()];
     for frame in frames {
-        let index = tracks
-            .iter()
-            .position(|t| t.number == frame.track)
-            .ok_or(Error::UnknownTrack { track: frame.track })?;
-        out[index].push(frame);
+        match tracks.iter().position(|t| t.number == frame.track) {
+            Some(index) => out[index].push(frame),
+            None if skip_unknown => {}
+            None => return Err(Error::UnknownTrack { track: frame.track }),
+        }
     }
     Ok(out)
 }

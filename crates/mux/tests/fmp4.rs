@@ -114,3 +114,22 @@ fn origin_and_styp() {
     // Fragment 3 starts 6 s after the origin.
     assert_eq!(tracks[0].1[0].dts, 6 * 90_000);
 }
+
+#[test]
+fn one_track_of_two() {
+    let fragments: Vec<_> = (0..2).map(|i| testing::fragment(i, 30, 47)).collect();
+    let audio = Remuxer::for_fragment(&fragments[0]).unwrap().with_only_track(2).unwrap();
+    let moov = moov_of(&audio.init_segment().unwrap());
+    assert_eq!(moov.trak.iter().map(|t| t.tkhd.track_id).collect::<Vec<_>>(), [2]);
+    let (_, tracks) = fmp4_samples(&audio.media_segment(1, &fragments[0], Some(&fragments[1])).unwrap());
+    assert_eq!(tracks.len(), 1);
+    assert_eq!(tracks[0].0, 2);
+    let frames = frames_of(&fragments[..1], 2);
+    assert_eq!(tracks[0].1.len(), 47);
+    assert!(tracks[0].1.iter().zip(&frames).all(|(s, f)| s.data == f.payload));
+    let video = Remuxer::for_fragment(&fragments[0]).unwrap().with_only_track(1).unwrap();
+    let clip = video.clip(&fragments, kvs_mux::ClipLimits::AWS).unwrap();
+    assert_eq!(clip.frames, 60);
+    let err = Remuxer::for_fragment(&fragments[0]).unwrap().with_only_track(3).unwrap_err();
+    assert!(matches!(err, kvs_mux::Error::UnknownTrack { track: 3 }), "{err}");
+}

@@ -12,10 +12,11 @@ const THUMBS_SPAN_MS = 60 * 1000; // GetImages takes at most 300 s
 const THUMBS_COUNT = 10;
 const THUMBS_EVERY_MS = 15000;
 const ON_DEMAND_SPAN_MS = 10 * 60 * 1000;
+const SESSION_RETRY_MS = 2000;
 
 const $ = (id) => document.getElementById(id);
 const video = $("video");
-const state = { stream: null, hls: null, fragments: [], timers: [] };
+const state = { stream: null, hls: null, fragments: [], timers: [], retry: null };
 
 // A JSON POST as the SDKs make it; AWS errors come back as {Message} with x-amzn-ErrorType.
 async function api(path, body) {
@@ -125,20 +126,32 @@ function play(url, label) {
   }
 }
 
-async function startSession(body, label) {
+// `waitForMedia`: a stream that has just started has no fragment yet (KVS answers
+// ResourceNotFoundException); ask again until it has, rather than show an error.
+async function startSession(body, label, waitForMedia = false) {
+  clearTimeout(state.retry);
+  const stream = state.stream;
   try {
     const { HLSStreamingSessionURL } = await api("/getHLSStreamingSessionURL", {
-      StreamName: state.stream,
+      StreamName: stream,
       ...body,
     });
     play(HLSStreamingSessionURL, label);
   } catch (e) {
-    showError(e.message);
+    if (waitForMedia && e.message.startsWith("ResourceNotFoundException")) {
+      showError("");
+      $("player-mode").textContent = `${label}: waiting for the first fragment`;
+      state.retry = setTimeout(() => {
+        if (state.stream === stream) startSession(body, label, true);
+      }, SESSION_RETRY_MS);
+    } else {
+      showError(e.message);
+    }
   }
 }
 
 function goLive() {
-  return startSession({ PlaybackMode: "LIVE" }, "live");
+  return startSession({ PlaybackMode: "LIVE" }, "live", true);
 }
 
 function replayFrom(startMs) {

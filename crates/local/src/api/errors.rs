@@ -65,6 +65,15 @@ error_types! {
     InvalidSignature = "InvalidSignatureException", 403;
     /// An access key the server does not know.
     UnrecognizedClient = "UnrecognizedClientException", 403;
+    /// A request that breaks a rule of the operation's input (GetImages: a width without
+    /// a height).
+    Validation = "ValidationException", 400;
+    /// A video track without its codec private data (the decoder configuration record).
+    MissingCodecPrivateData = "MissingCodecPrivateDataException", 400;
+    /// Codec private data that cannot be read.
+    InvalidCodecPrivateData = "InvalidCodecPrivateDataException", 400;
+    /// A codec the archived-media operations cannot serve (only H.264, H.265 and AAC).
+    UnsupportedStreamMediaType = "UnsupportedStreamMediaTypeException", 400;
 }
 
 /// An AWS error answer: status, `x-amzn-ErrorType` and `{"Message": ...}`.

@@ -3,17 +3,25 @@
 //! JSON in and out, the streamed response bodies, faults).
 //!
 //! Each family of operations has its module: [`control`] (streams and endpoints),
-//! [`get_media`], [`archive`] (ListFragments, GetMediaForFragmentList) and [`put_media`];
-//! [`errors`] holds every error code. Storage lives in `store`, cutting producer MKV in
-//! `ingest`, the served byte layout in `layout`, signatures in `auth`, connections in
-//! `server`.
+//! [`get_media`], [`archive`] (ListFragments, GetMediaForFragmentList), [`put_media`],
+//! [`clip`] (GetClip), [`streaming`] (HLS/DASH session URLs and the player paths they
+//! lead to, GETs authorised by their SessionToken), [`images`] (GetImages) and [`page`]
+//! (the web page's files and stream list, plain GETs); [`media`] is what the media
+//! operations share, and [`errors`] holds every error code. Storage lives in `store`,
+//! cutting producer MKV in `ingest`, the served byte layout in `layout`, signatures in
+//! `auth`, connections in `server`.
 
 mod archive;
+mod clip;
 mod control;
 pub(crate) mod errors;
 mod get_media;
+mod images;
+mod media;
+mod page;
 mod put_media;
 pub(crate) mod rate;
+mod streaming;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -47,9 +55,18 @@ pub(crate) struct Shared {
     pub shutdown: watch::Receiver<bool>,
 }
 
-/// The router: every operation on its path, anything else `UnknownOperationException`.
+/// The router's state: what every handler shares, and what the archived-media
+/// operations keep between requests (streaming sessions).
+#[derive(Debug, Clone)]
+struct Api {
+    shared: Arc<Shared>,
+    sessions: Arc<streaming::Sessions>,
+}
+
+/// The router: every operation on its path, the player paths of streaming sessions,
+/// anything else `UnknownOperationException`.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    Router::new().fallback(dispatch).with_state(shared)
+    Router::new().fallback(dispatch).with_state(Api { shared, sessions: Arc::default() })
 }
 
 type ApiResult = Result<Response, ApiError>;
@@ -66,6 +83,10 @@ enum Operation {
     ListFragments,
     GetMediaForFragmentList,
     PutMedia,
+    GetClip,
+    GetHlsStreamingSessionUrl,
+    GetDashStreamingSessionUrl,
+    GetImages,
 }
 
 impl Operation {
@@ -80,26 +101,46 @@ impl Operation {
             "/listFragments" => Self::ListFragments,
             "/getMediaForFragmentList" => Self::GetMediaForFragmentList,
             "/putMedia" => Self::PutMedia,
+            "/getClip" => Self::GetClip,
+            "/getHLSStreamingSessionURL" => Self::GetHlsStreamingSessionUrl,
+            "/getDASHStreamingSessionURL" => Self::GetDashStreamingSessionUrl,
+            "/getImages" => Self::GetImages,
             _ => return None,
         })
     }
 }
 
 async fn dispatch(
-    State(shared): State<Arc<Shared>>,
+    State(api): State<Api>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let shared = api.shared.clone();
     let path = uri.path().to_owned();
+    if method == Method::GET {
+        // Player paths carry their SessionToken instead of a signature.
+        match kvs_streaming::PlayerRequest::parse(&path, uri.query().unwrap_or("")) {
+            Ok(Some(request)) => {
+                return streaming::player(shared, &api.sessions, request)
+                    .await
+                    .unwrap_or_else(IntoResponse::into_response);
+            }
+            Err(e) => return streaming::refuse(e),
+            Ok(None) => {}
+        }
+        if let Some(response) = page::get(&shared, &path) {
+            return response;
+        }
+    }
     let result = match (method == Method::POST, Operation::from_path(&path)) {
         (true, Some(Operation::PutMedia)) => put_media::put_media(shared, &uri, headers, body).await,
         (true, Some(operation)) => match axum::body::to_bytes(body, MAX_JSON_BODY).await {
             Err(_) => Err(ApiError::invalid("request body unreadable or over 1 MiB")),
             Ok(bytes) => match authenticate(&shared, &method, &uri, &headers, Payload::Bytes(&bytes)) {
                 Err(e) => Err(e),
-                Ok(()) => json_operation(shared, operation, &bytes).await,
+                Ok(()) => json_operation(&api, operation, &headers, &bytes).await,
             },
         },
         _ => Err(ApiError::new(ErrorType::UnknownOperation, format!("no operation {method} {path}"))),
@@ -127,7 +168,8 @@ fn authenticate(
         .map_err(|e| ApiError::new(e.error_type, e.message))
 }
 
-async fn json_operation(shared: Arc<Shared>, operation: Operation, body: &[u8]) -> ApiResult {
+async fn json_operation(api: &Api, operation: Operation, headers: &HeaderMap, body: &[u8]) -> ApiResult {
+    let shared = api.shared.clone();
     let body = if body.is_empty() { b"{}".as_slice() } else { body };
     match operation {
         Operation::CreateStream => control::create_stream(&shared, parse(body)?),
@@ -139,6 +181,14 @@ async fn json_operation(shared: Arc<Shared>, operation: Operation, body: &[u8]) 
         Operation::ListFragments => archive::list_fragments(&shared, parse(body)?).await,
         Operation::GetMediaForFragmentList => {
             archive::get_media_for_fragment_list(shared, parse(body)?).await
+        }
+        Operation::GetClip => clip::get_clip(&shared, parse(body)?).await,
+        Operation::GetImages => images::get_images(&shared, parse(body)?).await,
+        Operation::GetHlsStreamingSessionUrl => {
+            streaming::hls_session(&shared, &api.sessions, headers, parse(body)?)
+        }
+        Operation::GetDashStreamingSessionUrl => {
+            streaming::dash_session(&shared, &api.sessions, headers, parse(body)?)
         }
         Operation::PutMedia => Err(ApiError::new(ErrorType::UnknownOperation, "PutMedia takes no JSON")),
     }

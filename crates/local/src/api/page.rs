@@ -1,0 +1,63 @@
+//! The web page of `kvs serve`: its files (`kvs-streaming`'s [`asset`] table: the HTML,
+//! script, style, and hls.js with its licence, compiled into the binary) and the stream
+//! list it polls ([`STREAMS_PATH`], [`StreamList`]), filled from the store.
+//!
+//! The page's other calls are AWS's own operations on the same origin; nothing here
+//! plays or decodes media.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kvs_streaming::asset;
+use kvs_streaming::page::{STREAMS_PATH, StreamList, StreamSummary};
+
+use super::Shared;
+use crate::store::now_ms;
+
+/// The window over which ingest rates are averaged.
+const RATE_WINDOW_MS: i64 = 10_000;
+
+/// The answer to a GET of `path` if it is one of the page's, else `None`.
+pub(super) fn get(shared: &Shared, path: &str) -> Option<Response> {
+    if path == STREAMS_PATH {
+        let body = serde_json::to_string(&streams(shared)).unwrap_or_default();
+        return Some(with_type((StatusCode::OK, body).into_response(), "application/json"));
+    }
+    let asset = asset(path)?;
+    let mut response = with_type((StatusCode::OK, asset.bytes).into_response(), asset.content_type);
+    // The files change only with the binary; the stream list is never cached.
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Some(response)
+}
+
+fn with_type(mut response: Response, content_type: &'static str) -> Response {
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// Every stream, by name: fragments kept, the newest one's times, and what came in over
+/// the last [`RATE_WINDOW_MS`].
+fn streams(shared: &Shared) -> StreamList {
+    let now = now_ms();
+    let mut streams: Vec<StreamSummary> = shared
+        .store
+        .list()
+        .iter()
+        .map(|stream| {
+            let fragments = stream.fragments();
+            let newest = fragments.iter().max_by_key(|f| f.server_ms);
+            let recent = fragments.iter().filter(|f| f.server_ms > now - RATE_WINDOW_MS);
+            let (count, bytes) = recent.fold((0u64, 0u64), |(n, b), f| (n + 1, b + f.size()));
+            let window_s = RATE_WINDOW_MS as f64 / 1000.0;
+            StreamSummary {
+                name: stream.info.name.clone(),
+                fragments: fragments.len() as u64,
+                last_fragment_ms: newest.map(|f| f.server_ms.max(0) as u64),
+                lag_ms: newest.map(|f| now.saturating_sub(f.producer_ms).max(0) as u64),
+                ingest_bytes_per_second: bytes as f64 / window_s,
+                fragments_per_second: count as f64 / window_s,
+            }
+        })
+        .collect();
+    streams.sort_by(|a, b| a.name.cmp(&b.name));
+    StreamList { streams }
+}
