@@ -4,6 +4,8 @@
 //! The `moov` comes first (fast start) so a browser can play the clip while it loads.
 //! Each (fragment, track) run is one chunk, which interleaves audio and video by fragment.
 
+use std::collections::HashMap;
+
 use bytes::Bytes;
 use kvs_mkv::{Fragment, Frame};
 use mp4_atom::{
@@ -77,7 +79,8 @@ impl Remuxer {
         fragments: impl IntoIterator<Item = &'a Fragment>,
         limits: ClipLimits,
     ) -> Result<Clip, Error> {
-        let (taken, truncated) = take_fragments(fragments, limits)?;
+        let (mut taken, truncated) = take_fragments(fragments, limits)?;
+        play_in_order(&mut taken);
         // Runs of frames by fragment, then by track; and each track's frames in order.
         let mut runs: Vec<Vec<usize>> = Vec::with_capacity(taken.len());
         let mut by_track: Vec<Vec<&Frame>> = vec![Vec::new(); self.tracks.len()];
@@ -242,6 +245,64 @@ impl Remuxer {
         moov.encode(&mut out)?;
         Ok(out)
     }
+}
+
+/// Makes the fragments' times go forward, in the order given: a fragment where a track's
+/// frames start at or before that track's last frame so far (a producer that restarted its
+/// timecodes, as in a cut recording) moves, with all after it, so that each track starts
+/// one frame after its end. A clip is one time line; without this, frames of the later
+/// fragment would sort in among the earlier. Tracks move together, so they stay in sync.
+fn play_in_order(fragments: &mut [FragmentFrames]) {
+    let mut shift: i64 = 0;
+    // Per track: the last frame time so far, and one frame after it.
+    let mut previous: HashMap<u64, (i64, i64)> = HashMap::new();
+    for frames in fragments.iter_mut() {
+        let spans = track_spans(frames);
+        let back = spans.iter().any(|(track, first, _, _)| {
+            previous.get(track).is_some_and(|&(last, _)| first.saturating_add(shift) <= last)
+        });
+        if back {
+            shift = spans
+                .iter()
+                .filter_map(|(track, first, _, _)| {
+                    previous.get(track).map(|&(_, end)| end.saturating_sub(*first))
+                })
+                .max()
+                .unwrap_or(shift);
+        }
+        for frame in frames.iter_mut() {
+            frame.timestamp_ns = frame.timestamp_ns.saturating_add(shift);
+        }
+        for (track, _, last, interval) in spans {
+            let last = last.saturating_add(shift);
+            previous.insert(track, (last, last.saturating_add(interval)));
+        }
+    }
+}
+
+/// Each track of one fragment: its first and last frame time and its mean frame interval
+/// (0 with one frame).
+fn track_spans(frames: &[Frame]) -> Vec<(u64, i64, i64, i64)> {
+    let mut spans: Vec<(u64, i64, i64, i64)> = Vec::new();
+    let mut counts: HashMap<u64, i64> = HashMap::new();
+    for frame in frames {
+        let t = frame.timestamp_ns;
+        *counts.entry(frame.track).or_default() += 1;
+        match spans.iter_mut().find(|s| s.0 == frame.track) {
+            Some(span) => {
+                span.1 = span.1.min(t);
+                span.2 = span.2.max(t);
+            }
+            None => spans.push((frame.track, t, t, 0)),
+        }
+    }
+    for span in &mut spans {
+        let gaps = counts[&span.0] - 1;
+        if gaps > 0 {
+            span.3 = (span.2 - span.1) / gaps;
+        }
+    }
+    spans
 }
 
 /// Fragments within `limits`, their frames read, and whether any were left out.

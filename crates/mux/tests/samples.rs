@@ -21,8 +21,12 @@ fn counts(fragments: &[Fragment], remuxer: &Remuxer) -> Vec<(u64, usize)> {
 /// Fragmented MP4: every segment read back equals its fragment's frames; the segments
 /// together span the stream; init + segments play as one file.
 fn check_fmp4(fragments: &[Fragment], remuxer: &Remuxer, dir: &Path, expected: &[(u64, usize)]) {
-    let mut file = remuxer.init_segment().unwrap().to_vec();
+    let init = remuxer.init_segment().unwrap().to_vec();
+    let mut file = init.clone();
     let mut all: HashMap<u32, Vec<crate::util::OutSample>> = HashMap::new();
+    // Whether the segments' times only go forward, as one file needs them to.
+    let mut forward = true;
+    let mut segments = Vec::new();
     for (i, fragment) in fragments.iter().enumerate() {
         let segment = remuxer.media_segment(i as u32 + 1, fragment, fragments.get(i + 1)).unwrap();
         let (sequence, tracks) = fmp4_samples(&segment);
@@ -34,28 +38,53 @@ fn check_fmp4(fragments: &[Fragment], remuxer: &Remuxer, dir: &Path, expected: &
                 assert_eq!(s.data, f.payload, "fragment {i} track {id}");
                 assert_eq!(s.sync, f.keyframe || id != 1);
             }
-            // A segment starts at its first frame's time (no B-frames in the captures), so
-            // segments follow each other without gap or overlap wherever the MKV times do;
-            // a capture whose timecodes restart goes back in time with them.
-            let scale = i128::from(scale_of(&file, id));
-            let first_ns = i128::from(frames[0].timestamp_ns);
-            assert_eq!(i128::from(samples[0].dts), (first_ns * scale + 500_000_000).div_euclid(1_000_000_000));
+            // A segment's decode times are its presentation times sorted, so it starts at its
+            // earliest frame: segments follow each other without gap or overlap wherever the
+            // MKV times do, and a capture whose timecodes restart goes back with them.
+            let scale = i128::from(scale_of(&init, id));
+            let first_ns = i128::from(frames.iter().map(|f| f.timestamp_ns).min().unwrap());
+            assert_eq!(
+                i128::from(samples[0].dts),
+                (first_ns * scale + 500_000_000).div_euclid(1_000_000_000)
+            );
             let before = all.entry(id).or_default();
-            if let Some(last) = before.last()
-                && samples[0].dts >= last.dts
-            {
-                assert_eq!(samples[0].dts, last.dts + u64::from(last.duration), "fragment {i} track {id}");
+            if let Some(last) = before.last() {
+                if samples[0].dts >= last.dts {
+                    assert_eq!(
+                        samples[0].dts,
+                        last.dts + u64::from(last.duration),
+                        "fragment {i} track {id}"
+                    );
+                } else {
+                    forward = false;
+                }
             }
             before.extend(samples);
         }
         file.extend_from_slice(&segment);
+        segments.push(segment);
     }
     for &(track, n) in expected {
         assert_eq!(all[&(track as u32)].len(), n, "track {track}");
     }
-    let path = dir.join("fmp4.mp4");
-    std::fs::write(&path, &file).unwrap();
-    ffprobe_checks(&path, expected);
+    if forward {
+        let path = dir.join("fmp4.mp4");
+        std::fs::write(&path, &file).unwrap();
+        ffprobe_checks(&path, expected);
+    } else {
+        // Time going back plays as separate files (an HLS player sees a discontinuity):
+        // each segment after the init segment, on its own.
+        for (i, (segment, fragment)) in segments.iter().zip(fragments).enumerate() {
+            let path = dir.join(format!("fmp4-{i}.mp4"));
+            std::fs::write(&path, [&init[..], segment].concat()).unwrap();
+            let counts: Vec<(u64, usize)> = expected
+                .iter()
+                .map(|&(t, _)| (t, frames_of(std::slice::from_ref(fragment), t).len()))
+                .collect();
+            ffprobe_checks(&path, &counts);
+        }
+        std::fs::write(dir.join("fmp4.mp4"), &file).unwrap();
+    }
 }
 
 /// Progressive MP4: the sample tables give back every frame.
@@ -80,7 +109,12 @@ fn check_clip(fragments: &[Fragment], remuxer: &Remuxer, dir: &Path, expected: &
             assert_eq!(s.sync, f.keyframe || id != 1);
         }
         // Each frame is shown at its MKV time, rounded once on the clip's time line, in
-        // the track's media time.
+        // the track's media time; where a capture's times go back, later fragments move
+        // forward instead (the monotonic decode times and ffprobe's count below hold).
+        if !goes_forward(fragments, u64::from(id)) {
+            assert!(samples.windows(2).all(|w| w[0].dts <= w[1].dts));
+            continue;
+        }
         let scale = i128::from(scale_of(&clip.bytes, id));
         let ticks = |ns: i64| (i128::from(ns - origin) * scale + 500_000_000).div_euclid(1_000_000_000);
         let start = ticks(first_dts(u64::from(id)));
@@ -92,6 +126,19 @@ fn check_clip(fragments: &[Fragment], remuxer: &Remuxer, dir: &Path, expected: &
     let path = dir.join("clip.mp4");
     std::fs::write(&path, &clip.bytes).unwrap();
     ffprobe_checks(&path, expected);
+}
+
+/// Whether each fragment's frames of `track` start after the fragment before ended.
+fn goes_forward(fragments: &[Fragment], track: u64) -> bool {
+    let spans: Vec<(i64, i64)> = fragments
+        .iter()
+        .filter_map(|f| {
+            let times: Vec<i64> =
+                frames_of(std::slice::from_ref(f), track).iter().map(|f| f.timestamp_ns).collect();
+            Some((*times.iter().min()?, *times.iter().max()?))
+        })
+        .collect();
+    spans.windows(2).all(|w| w[1].0 > w[0].1)
 }
 
 /// The time scale of track `id` of a file.
