@@ -71,7 +71,7 @@ pub struct Consumer {
 #[pymethods]
 impl Consumer {
     #[new]
-    #[pyo3(signature = (stream_name, region = None, endpoint_url = None, start = None, follow = true, archive = None, credentials = None, queue_capacity = 4))]
+    #[pyo3(signature = (stream_name, region = None, endpoint_url = None, start = None, follow = true, archive = None, credentials = None, queue_capacity = 4, ca_file = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -83,6 +83,7 @@ impl Consumer {
         archive: Option<&Bound<'_, PyAny>>,
         credentials: Option<(String, String, Option<String>)>,
         queue_capacity: usize,
+        ca_file: Option<std::path::PathBuf>,
     ) -> PyResult<Self> {
         let source = match (archive, start) {
             (Some(_), Some(_)) => {
@@ -96,6 +97,8 @@ impl Consumer {
         config.endpoint_url = endpoint_url;
         config.until_caught_up = !follow;
         config.queue_capacity = queue_capacity;
+        // `ca_file`, else AWS_CA_BUNDLE, else SSL_CERT_FILE: as the CLI and boto3 do.
+        config.ca_pem = kvs_consumer::tls::ca_pem_from(ca_file.as_deref()).map_err(Error::from)?;
         config.credentials = credentials.map(|(access_key_id, secret_access_key, session_token)| {
             StaticCredentials { access_key_id, secret_access_key, session_token }
         });

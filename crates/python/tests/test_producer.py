@@ -43,3 +43,19 @@ def test_bad_input_raises_and_stores_nothing(serve):
     assert read_back(server, "text") == []
     with pytest.raises(ValueError, match="fragment_duration"):
         put("text", b"", endpoint_url=server.endpoint, fragment_duration=11)
+
+
+def test_put_and_read_over_https(serve, samples, tmp_path):
+    # `kvs serve --tls` keeps its self-signed certificate in the data directory; both
+    # directions trust it through `ca_file`, with SigV4 checked as on AWS.
+    key_id, secret, _ = CREDENTIALS
+    server = serve("--tls", "--data-dir", str(tmp_path), "--credentials", f"{key_id}:{secret}",
+                   "--idle-timeout", "0.5")
+    assert server.endpoint.startswith("https://127.0.0.1:")
+    ca_file = str(tmp_path / "cert.pem")
+    done = put("tls", str(samples / "clusters.mkv"), region="us-east-1", endpoint_url=server.endpoint,
+               credentials=CREDENTIALS, create=True, ca_file=ca_file)
+    assert done["fragments_persisted"] == done["fragments_sent"] > 0
+    consumer = Consumer("tls", region="us-east-1", endpoint_url=server.endpoint, start="earliest",
+                        follow=False, credentials=CREDENTIALS, ca_file=ca_file)
+    assert sum(f.frame_count() for f in consumer) == 444

@@ -47,7 +47,10 @@ class Consumer:
         archive: Optional[Tuple[Any, ...]] = None,
         credentials: Optional[Tuple[str, str, Optional[str]]] = None,
         queue_capacity: int = 4,
-    ) -> None: ...
+        ca_file: Optional[str] = None,
+    ) -> None:
+        """``ca_file``: a PEM of extra roots to trust (``kvs serve --tls``'s ``cert.pem``);
+        default ``AWS_CA_BUNDLE``, then ``SSL_CERT_FILE``."""
     def __iter__(self) -> "Consumer": ...
     def __next__(self) -> "Fragment": ...
     def stop(self) -> None:
