@@ -17,9 +17,15 @@ pub enum Error {
     /// A socket or file operation failed (binding the listener, the directory store).
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
-    /// The HTTPS certificate could not be made or loaded ([`Config::tls`](crate::Config::tls)).
+    /// The self-signed HTTPS certificate could not be made ([`Config::tls`](crate::Config::tls)).
+    #[error("TLS: cannot make the certificate: {0}")]
+    Certificate(#[from] rcgen::Error),
+    /// A kept certificate or key is not PEM that rustls reads.
+    #[error("TLS: cannot read the certificate or key: {0}")]
+    CertificatePem(#[from] rustls_pki_types::pem::Error),
+    /// rustls refused the certificate and key.
     #[error("TLS: {0}")]
-    Tls(String),
+    Tls(#[from] rustls::Error),
     /// No stream of that name exists.
     #[error("stream {0:?} not found")]
     StreamNotFound(String),

@@ -84,18 +84,13 @@ impl Tls {
 
     /// The acceptor presenting the certificate `cert_pem` signed for by `key_pem`.
     fn from_pem(cert_pem: String, key_pem: String, file: Option<PathBuf>) -> Result<Self, Error> {
-        let tls_error = |e: &dyn std::fmt::Display| Error::Tls(e.to_string());
-        let chain = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| tls_error(&e))?;
-        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| tls_error(&e))?;
+        let chain = CertificateDer::pem_slice_iter(cert_pem.as_bytes()).collect::<Result<Vec<_>, _>>()?;
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut server = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| tls_error(&e))?
+            .with_safe_default_protocol_versions()?
             .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .map_err(|e| tls_error(&e))?;
+            .with_single_cert(chain, key)?;
         server.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Tls {
             acceptor: TlsAcceptor::from(Arc::new(server)),
@@ -107,10 +102,10 @@ impl Tls {
 /// A new self-signed certificate for [`CERTIFICATE_NAMES`] and its key, as PEM.
 fn self_signed() -> Result<(String, String), Error> {
     let names: Vec<String> = CERTIFICATE_NAMES.iter().map(|n| (*n).to_owned()).collect();
-    let mut params = rcgen::CertificateParams::new(names).map_err(|e| Error::Tls(e.to_string()))?;
+    let mut params = rcgen::CertificateParams::new(names)?;
     params.distinguished_name.push(rcgen::DnType::CommonName, "kvs-local");
-    let key = rcgen::KeyPair::generate().map_err(|e| Error::Tls(e.to_string()))?;
-    let cert = params.self_signed(&key).map_err(|e| Error::Tls(e.to_string()))?;
+    let key = rcgen::KeyPair::generate()?;
+    let cert = params.self_signed(&key)?;
     Ok((cert.pem(), key.serialize_pem()))
 }
 
