@@ -1,26 +1,16 @@
 //! `kvs clip --input` as a user runs it: real captures remuxed into MP4 files that
 //! ffprobe (where installed) counts frame for frame, from a file and from standard input.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use kvs_samples::samples_dir;
 
+use crate::util::run_with_stdin;
+
 /// Runs `kvs ARGS` with `stdin` piped in: (success, stdout bytes, stderr).
 fn kvs(args: &[&str], stdin: &[u8]) -> (bool, Vec<u8>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kvs"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kvs runs");
-    let mut pipe = child.stdin.take().unwrap();
-    // A command that does not read its input may close it first.
-    let _ = pipe.write_all(stdin);
-    drop(pipe);
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(args, stdin);
     (out.status.success(), out.stdout, String::from_utf8(out.stderr).unwrap())
 }
 

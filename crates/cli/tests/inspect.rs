@@ -8,20 +8,11 @@ use serde_json::Value;
 
 use kvs_samples::samples_dir;
 
+use crate::util::run_with_stdin;
+
+/// Runs `kvs ARGS`, with `stdin` piped in when given: (success, stdout, stderr).
 fn kvs(args: &[&str], stdin: Option<&[u8]>) -> (bool, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kvs"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kvs runs");
-    let mut pipe = child.stdin.take().unwrap();
-    if let Some(input) = stdin {
-        pipe.write_all(input).unwrap();
-    }
-    drop(pipe);
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(args, stdin.unwrap_or_default());
     (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
 }
 

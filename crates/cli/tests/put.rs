@@ -2,27 +2,18 @@
 //! fragments that start at keyframes; bad inputs fail with a clear message and store
 //! nothing; an ffmpeg pipe when ffmpeg is installed.
 
-use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-use crate::util::{Served, kvs_bin};
+use crate::util::{Served, kvs_bin, run_with_stdin};
 
 /// `kvs put ARGS` into `server`'s stream `stream`, with `stdin` piped in.
 fn put(server: &Served, stream: &str, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(kvs_bin())
-        .args(["put", "--endpoint", &server.endpoint(), "--stream", stream])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kvs runs");
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin).unwrap();
-    drop(input);
-    child.wait_with_output().unwrap()
+    let endpoint = server.endpoint();
+    let mut all = vec!["put", "--endpoint", &endpoint, "--stream", stream];
+    all.extend_from_slice(args);
+    run_with_stdin(&all, stdin)
 }
 
 /// `kvs consume --json` from the earliest fragment to the live edge: one record each.

@@ -1,10 +1,11 @@
-//! What the binary's tests share: running `kvs` processes that are killed when dropped,
-//! a `kvs serve` found through the endpoint it prints, and unsigned JSON calls to it.
+//! What the binary's tests share: running `kvs` to its end with an input piped in, `kvs`
+//! processes that are killed when dropped, a `kvs serve` found through the endpoint it
+//! prints, and unsigned JSON calls to it.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -12,6 +13,23 @@ use serde_json::{Value, json};
 /// The path of the binary under test.
 pub fn kvs_bin() -> &'static str {
     env!("CARGO_BIN_EXE_kvs")
+}
+
+/// Runs `kvs ARGS` to its end with `stdin` piped in and its output captured.
+pub fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(kvs_bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kvs runs");
+    let mut pipe = child.stdin.take().unwrap();
+    // A command that fails before it reads its input may close it first: what it says
+    // and how it exits is what the test checks.
+    let _ = pipe.write_all(stdin);
+    drop(pipe);
+    child.wait_with_output().unwrap()
 }
 
 /// A child process, killed when dropped (a failed assertion must not leak it).

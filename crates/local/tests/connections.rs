@@ -1,26 +1,10 @@
 use std::time::Duration;
 
 use kvs_local::{Config, LocalKvs};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::util::{config, control};
-
-/// Reads until the server closes the connection (end of stream or reset); panics if it
-/// stays open a minute.
-async fn closed_by_server(tcp: &mut TcpStream) {
-    let read_to_end = async {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = tcp.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(60), read_to_end)
-        .await
-        .expect("the server closed the connection");
-}
+use crate::util::{closed_by_server, config, control};
 
 #[tokio::test]
 async fn half_sent_headers_are_closed_and_calls_get_through_a_full_cap() {

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::util::{
     KEY_ID, SECRET, camera_mkv, config, control, control_as, error_of, frames_of, get_media, media_as,
-    producer_frames, selector, split, start,
+    producer_frames, selector, split, start, stream_names,
 };
 
 /// How a test PutMedia request is signed.
@@ -586,17 +586,7 @@ async fn control_calls_must_sign_their_body_hash() {
             .await;
     assert_eq!(no_header, (403, "InvalidSignatureException".to_owned()));
     // Both streams are still there; the body signed is the one that acts.
-    let client = control_as(&kvs, KEY_ID, SECRET);
-    let names: Vec<_> = client
-        .list_streams()
-        .send()
-        .await
-        .unwrap()
-        .stream_info_list()
-        .iter()
-        .filter_map(|s| s.stream_name().map(str::to_owned))
-        .collect();
-    assert_eq!(names, ["a", "b"]);
+    assert_eq!(stream_names(&control_as(&kvs, KEY_ID, SECRET)).await, ["a", "b"]);
     assert_eq!(raw_control(&kvs, "/deleteStream", body, Sign::Hashed(KEY_ID, SECRET, body)).await.0, 200);
     kvs.shutdown().await;
 }

@@ -10,6 +10,7 @@ use kvs_mkv::{Event, Fragment, FragmentSplitter, ids};
 
 use crate::util::{
     archive, control, frames_of, get_media, open_get_media, producer_frames, selector, split, start,
+    stream_names,
 };
 
 const STREAMS: usize = 20;
@@ -162,16 +163,7 @@ async fn a_deleted_stream_stops_being_fed_and_the_others_go_on() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(!replay.is_finished());
     assert!(replay.fragments() >= before + 4, "{before} then {}", replay.fragments());
-    let names: Vec<String> = control(&kvs)
-        .list_streams()
-        .send()
-        .await
-        .unwrap()
-        .stream_info_list()
-        .iter()
-        .filter_map(|s| s.stream_name().map(str::to_owned))
-        .collect();
-    assert_eq!(names, ["del000", "del002"]);
+    assert_eq!(stream_names(&control(&kvs)).await, ["del000", "del002"]);
     replay.stop().unwrap();
     kvs.shutdown().await;
 }

@@ -7,10 +7,9 @@ use std::time::Duration;
 use aws_sdk_kinesisvideo::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use kvs_local::{Config, LocalKvs};
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
-use crate::util::config;
+use crate::util::{closed_by_server, config};
 
 /// A control-plane client over rustls that trusts `kvs`'s certificate only.
 fn control(kvs: &LocalKvs) -> aws_sdk_kinesisvideo::Client {
@@ -29,21 +28,6 @@ fn control(kvs: &LocalKvs) -> aws_sdk_kinesisvideo::Client {
         .retry_config(aws_sdk_kinesisvideo::config::retry::RetryConfig::disabled())
         .build();
     aws_sdk_kinesisvideo::Client::from_conf(config)
-}
-
-/// Reads until the server closes the connection; panics if it stays open a minute.
-async fn closed_by_server(tcp: &mut TcpStream) {
-    let read_to_end = async {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = tcp.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(60), read_to_end)
-        .await
-        .expect("the server closed the connection");
 }
 
 #[tokio::test]

@@ -206,3 +206,33 @@ impl HasStatus for aws_sdk_kinesisvideo::config::http::HttpResponse {
 
 /// Where the real captures are, if present.
 pub use kvs_samples::samples_dir;
+
+/// The names of the streams `client` lists (one page: the tests make fewer than 10,000).
+pub async fn stream_names(client: &aws_sdk_kinesisvideo::Client) -> Vec<String> {
+    client
+        .list_streams()
+        .send()
+        .await
+        .unwrap()
+        .stream_info_list()
+        .iter()
+        .filter_map(|s| s.stream_name().map(str::to_owned))
+        .collect()
+}
+
+/// Reads until the server closes the connection (end of stream or reset); panics if it
+/// stays open a minute.
+pub async fn closed_by_server(tcp: &mut tokio::net::TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let read_to_end = async {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = tcp.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), read_to_end)
+        .await
+        .expect("the server closed the connection");
+}

@@ -15,7 +15,9 @@
 //!   100 MB);
 //! - MPEG-TS: [`TsMuxer`];
 //! - sample timing shared by all three: MKV times are presentation times, decode times
-//!   are derived (equal to them without B-frames), durations come from the next frame.
+//!   are derived (equal to them without B-frames), durations come from the next frame;
+//! - with the `testing` feature (for dev-dependencies), synthetic fragments and an MP4
+//!   reader for tests in `testing`.
 //!
 //! Boxes are written with [`mp4_atom`], a maintained ISO-BMFF encoder/decoder that
 //! writes every box involved (`avc1`/`hvc1`/`mp4a`, `trun`, `ctts`, `co64`...) from typed
@@ -54,6 +56,7 @@ mod error;
 mod fmp4;
 mod moov;
 mod remuxer;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod timeline;
 mod ts;

@@ -1,6 +1,11 @@
 //! Synthetic fragments for tests, examples and benchmarks: H.264 (and optionally AAC)
 //! tracks with real configuration records and made-up frame payloads, in the layout of
-//! a KVS fragment.
+//! a KVS fragment; and, in [`read`], the outputs read back into samples.
+//!
+//! Behind the `testing` feature, which only dev-dependencies enable (as `kvs_mkv::testing`):
+//! pure functions, no I/O; the product never compiles them.
+
+pub mod read;
 
 use bytes::Bytes;
 use kvs_mkv::{EbmlWriter, Fragment, ids};
