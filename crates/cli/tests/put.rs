@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-use crate::util::{Served, kvs_bin, run_with_stdin};
+use crate::util::{Served, ffmpeg_output, ffmpeg_pipe, kvs_bin, run_with_stdin};
 
 /// `kvs put ARGS` into `server`'s stream `stream`, with `stdin` piped in.
 fn put(server: &Served, stream: &str, args: &[&str], stdin: &[u8]) -> Output {
@@ -65,26 +65,73 @@ fn bad_inputs_exit_non_zero_and_store_nothing() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot open /nonexistent/clip.mkv"));
 }
 
+/// Six seconds of ffmpeg's test pattern in H.264, a keyframe each second (25 frames).
+const TESTSRC: &[&str] =
+    &["-f", "lavfi", "-i", "testsrc=size=160x120:rate=25", "-t", "6", "-c:v", "libx264", "-g", "25"];
+
 #[test]
 fn an_ffmpeg_pipe_is_put_whole() {
-    let ffmpeg = Command::new("ffmpeg").arg("-version").stdout(Stdio::null()).stderr(Stdio::null()).status();
-    if !ffmpeg.is_ok_and(|s| s.success()) {
-        eprintln!("skipping: ffmpeg is not on PATH");
-        return;
-    }
-    let encoded = Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-t", "6"])
-        .args(["-c:v", "libx264", "-g", "25", "-f", "matroska", "-"])
+    let Some(mut ffmpeg) = ffmpeg_pipe(TESTSRC) else { return };
+    let server = Served::start(&["--idle-timeout", "0.5"]);
+    let endpoint = server.endpoint();
+    // ffmpeg's standard output is kvs put's standard input, as in a shell pipe.
+    let out = Command::new(kvs_bin())
+        .args(["put", "--endpoint", &endpoint, "--stream", "ffmpeg", "--create", "--input", "-"])
+        .stdin(Stdio::from(ffmpeg.stdout.take().unwrap()))
         .output()
         .unwrap();
-    if !encoded.status.success() {
-        eprintln!("skipping: this ffmpeg cannot encode H.264: {}", String::from_utf8_lossy(&encoded.stderr));
-        return;
-    }
-    let server = Served::start(&["--idle-timeout", "0.5"]);
-    let out = put(&server, "ffmpeg", &["--create", "--input", "-"], &encoded.stdout);
+    assert!(ffmpeg.wait().unwrap().success());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let records = consume(&server, "ffmpeg");
     // 150 frames, a keyframe each second: three 2 s fragments.
     assert_eq!(records.iter().map(video).collect::<Vec<_>>(), [(50, 2), (50, 2), (50, 2)]);
+}
+
+#[test]
+fn a_truncated_input_puts_its_whole_fragments_once_then_fails() {
+    let Some(encoded) = ffmpeg_output(TESTSRC) else { return };
+    let server = Served::start(&["--idle-timeout", "0.5"]);
+    // Cut inside the last second: the fragments before it are whole.
+    let cut = &encoded[..encoded.len() * 9 / 10];
+    let out = put(&server, "cut", &["--create", "--input", "-"], cut);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cut short"), "{stderr}");
+    let records = consume(&server, "cut");
+    let video: Vec<(u64, u64)> = records.iter().map(video).collect();
+    assert_eq!(video[..2], [(50, 2), (50, 2)], "{video:?}");
+    // What follows the last whole fragment, if sent at all, is there once and starts at
+    // a keyframe; nothing is stored twice.
+    assert!(video.len() <= 3 && video.iter().all(|&(frames, keys)| frames > 0 && keys > 0), "{video:?}");
+    let numbers: std::collections::HashSet<&str> =
+        records.iter().map(|r| r["fragment_number"].as_str().unwrap()).collect();
+    assert_eq!(numbers.len(), records.len());
+}
+
+#[test]
+fn no_keyframe_for_a_minute_is_an_error() {
+    // 61 s with only the first frame a keyframe: past KVS's 10 s fragment limit.
+    let Some(encoded) = ffmpeg_output(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x48:rate=10",
+        "-t",
+        "61",
+        "-c:v",
+        "libx264",
+        "-g",
+        "100000",
+        "-x264-params",
+        "scenecut=0",
+    ]) else {
+        return;
+    };
+    let server = Served::start(&["--idle-timeout", "0.5"]);
+    let out = put(&server, "still", &["--create", "--input", "-"], &encoded);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no keyframe for 10000 ms"), "{stderr}");
+    // At most the first 10 s, which start at the one keyframe, is stored; once.
+    assert!(server.list_fragments("still").len() <= 1);
 }

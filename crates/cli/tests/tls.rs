@@ -14,7 +14,7 @@ use bytes::Bytes;
 use kvs_mkv::Fragment;
 use serde_json::Value;
 
-use crate::util::{Process, kvs_bin, names_in, write_replay_input};
+use crate::util::{Process, ffmpeg_pipe, kvs_bin, names_in, write_replay_input};
 
 const KEY_ID: &str = "AKIDTLSTEST";
 const SECRET: &str = "tls-test-secret";
@@ -206,6 +206,38 @@ fn put_and_consume_over_https_with_sigv4() {
     assert!(ca_file.starts_with(std::env::temp_dir()), "{}", ca_file.display());
     drop(server);
     assert!(!ca_file.exists(), "{} left behind", ca_file.display());
+}
+
+#[test]
+fn an_ffmpeg_pipe_put_over_https_is_read_back_whole() {
+    let testsrc =
+        ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=25", "-t", "6", "-c:v", "libx264", "-g", "25"];
+    let Some(mut ffmpeg) = ffmpeg_pipe(&testsrc) else { return };
+    let server = Secure::start(&[]);
+    let ca = server.ca_file.to_str().unwrap();
+    let put = client(&server, &["put", "--stream", "pipe", "--create", "--input", "-", "--ca-file", ca])
+        .stdin(Stdio::from(ffmpeg.stdout.take().unwrap()))
+        .output()
+        .unwrap();
+    assert!(ffmpeg.wait().unwrap().success());
+    assert_ok(&put);
+    let dir = tempfile::tempdir().unwrap();
+    consume(&server, "pipe", dir.path(), &["--ca-file", ca], &[]);
+    let fragments = saved_frames(dir.path());
+    // 150 frames, a keyframe each second: three 2 s fragments of 50.
+    assert_eq!(fragments.iter().map(Vec::len).collect::<Vec<_>>(), [50, 50, 50]);
+    // x264 makes B-frames, so times are in order across fragments, not frame by frame:
+    // each fragment starts at a keyframe and is shown after the one before, each frame once.
+    let mut shown_until = i64::MIN;
+    for frames in &fragments {
+        assert!(frames[0].1, "a fragment starts at a keyframe");
+        let mut times: Vec<i64> = frames.iter().map(|f| f.0).collect();
+        times.sort_unstable();
+        times.dedup();
+        assert_eq!(times.len(), frames.len(), "a frame time twice");
+        assert!(times[0] > shown_until, "fragments overlap");
+        shown_until = *times.last().unwrap();
+    }
 }
 
 #[test]

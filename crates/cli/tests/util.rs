@@ -169,3 +169,29 @@ pub fn names_in(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// `ffmpeg ARGS` with its Matroska output on a pipe (`-f matroska -` is added), started;
+/// `None`, after a note, where ffmpeg is not installed.
+pub fn ffmpeg_pipe(args: &[&str]) -> Option<Child> {
+    let present = Command::new("ffmpeg").arg("-version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    if !present.is_ok_and(|s| s.success()) {
+        eprintln!("skipping: ffmpeg is not on PATH (CI installs it: .ci/tools.sh)");
+        return None;
+    }
+    let child = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-nostdin"])
+        .args(args)
+        .args(["-f", "matroska", "-"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ffmpeg runs");
+    Some(child)
+}
+
+/// `ffmpeg ARGS`' whole Matroska output; `None` where ffmpeg is not installed.
+pub fn ffmpeg_output(args: &[&str]) -> Option<Vec<u8>> {
+    let out = ffmpeg_pipe(args)?.wait_with_output().unwrap();
+    assert!(out.status.success(), "ffmpeg {args:?} failed");
+    Some(out.stdout)
+}
