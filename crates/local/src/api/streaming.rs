@@ -272,16 +272,34 @@ fn tracks_of(stored: Option<&StoredFragment>) -> Vec<TrackInfo> {
 }
 
 /// The RFC 6381 codec string players are told (H.264 from its configuration record's
-/// profile, compatibility and level bytes; AAC from its object type).
+/// profile, compatibility and level bytes; H.265 likewise; AAC from its object type).
 fn codec_string(codec_id: &str, private: Option<&[u8]>) -> Option<String> {
     match (codec_id, private) {
         ("V_MPEG4/ISO/AVC", Some(p)) if p.len() >= 4 => {
             Some(format!("avc1.{:02x}{:02x}{:02x}", p[1], p[2], p[3]))
         }
+        ("V_MPEGH/ISO/HEVC", Some(p)) if p.len() >= 13 => Some(hevc_codec_string(p)),
         ("A_AAC", Some(p)) if !p.is_empty() => Some(format!("mp4a.40.{}", p[0] >> 3)),
         ("A_AAC", _) => Some("mp4a.40.2".into()),
         _ => None,
     }
+}
+
+/// `hvc1.` codec string of an HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 annex E):
+/// profile space and profile, the compatibility flags bit-reversed in hex, tier and level,
+/// then the constraint bytes up to the last non-zero one. `record` holds at least 13 bytes.
+fn hevc_codec_string(record: &[u8]) -> String {
+    let space = ["", "A", "B", "C"][usize::from(record[1] >> 6)];
+    let tier = if record[1] & 0x20 == 0 { 'L' } else { 'H' };
+    let profile = record[1] & 0x1F;
+    let compatibility = u32::from_be_bytes([record[2], record[3], record[4], record[5]]).reverse_bits();
+    let constraints = &record[6..12];
+    let used = constraints.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    let mut out = format!("hvc1.{space}{profile}.{compatibility:X}.{tier}{}", record[12]);
+    for byte in &constraints[..used] {
+        out.push_str(&format!(".{byte:X}"));
+    }
+    out
 }
 
 /// A refusal of a player path, answered in AWS's error shape.
@@ -313,5 +331,12 @@ mod tests {
         );
         assert_eq!(codec_string("A_AAC", Some(&[0x12, 0x10])).as_deref(), Some("mp4a.40.2"));
         assert_eq!(codec_string("V_MPEGH/ISO/HEVC", None), None);
+        // Main profile, level 3.1, progressive-source and frame-only constraints: the
+        // example of ISO/IEC 14496-15 annex E.
+        let main = [1, 0x01, 0x60, 0, 0, 0, 0xB0, 0, 0, 0, 0, 0, 93];
+        assert_eq!(codec_string("V_MPEGH/ISO/HEVC", Some(&main)).as_deref(), Some("hvc1.1.6.L93.B0"));
+        // Main 10 in the high tier, no constraint flags.
+        let main10 = [1, 0x22, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 120];
+        assert_eq!(codec_string("V_MPEGH/ISO/HEVC", Some(&main10)).as_deref(), Some("hvc1.2.4.H120"));
     }
 }
