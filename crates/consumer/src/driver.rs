@@ -426,7 +426,7 @@ impl<'a> Driver<'a> {
                     BodyEnd::Clean if delivered > 0 => {}
                     BodyEnd::Clean => {
                         // Nothing more comes for this batch: whatever is missing was
-                        // reported in-band (FRAGMENT_NOT_FOUND) or is gone.
+                        // reported in-band (error 4000, fragment not found) or is gone.
                         debug!(missing = rest.len(), "fragments asked for and not sent");
                         break;
                     }

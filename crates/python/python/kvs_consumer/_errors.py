@@ -18,7 +18,7 @@ class KvsStreamError(KvsError):
     of a fragment: ``AWS_KINESISVIDEO_ERROR_CODE`` / ``..._EXCEPTION_ERROR_CODE``.
 
     Attributes:
-        code: the error code, e.g. ``"3002"`` or ``"FRAGMENT_NOT_FOUND"``.
+        code: the error code, e.g. ``"3002"`` or ``"4000"`` (fragment not found).
         error_id: ``AWS_KINESISVIDEO_ERROR_ID``, if sent.
         aws_message: ``AWS_KINESISVIDEO_EXCEPTION_MESSAGE``, if sent.
         tags: every tag of the error fragment, as ``(name, value)`` pairs.
