@@ -3,7 +3,9 @@
 //!
 //! `/?stream=cam` must open the camera's live player at once, muted and playing: the video's
 //! `currentTime` advances, the browser decodes frames, and a screenshot of the video shows
-//! the synthetic camera's colour bars where the camera draws them. Skips, saying so, where
+//! the synthetic camera's colour bars where the camera draws them. Under `--credentials`
+//! the same from the page address the server prints, whose token stands in for the
+//! signatures a browser cannot make. Skips, saying so, where
 //! `chromium` is not installed (CI installs it: `.ci/tools.sh`).
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -123,9 +125,10 @@ impl Page {
     }
 
     /// The value of a JavaScript expression (JSON-serialisable).
+    /// A promise is awaited.
     fn eval(&mut self, expression: &str) -> Value {
-        let result =
-            self.call("Runtime.evaluate", json!({ "expression": expression, "returnByValue": true }));
+        let params = json!({ "expression": expression, "returnByValue": true, "awaitPromise": true });
+        let result = self.call("Runtime.evaluate", params);
         assert!(result["exceptionDetails"].is_null(), "{expression}: {}", result["exceptionDetails"]);
         result["result"]["value"].clone()
     }
@@ -182,6 +185,31 @@ fn playback(page: &mut Page) -> Option<Playback> {
     })
 }
 
+/// Waits until the video plays: its time advances by a second and more frames are decoded.
+/// The camera makes one fragment a second and a live HLS playlist starts a few fragments
+/// behind, so this allows for start-up.
+fn wait_for_playback(page: &mut Page) -> Playback {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let first = loop {
+        let state = playback(page);
+        if let Some(state) = state.as_ref().filter(|s| s.current_time > 0.0 && s.decoded_frames > 0) {
+            break state.clone();
+        }
+        assert!(Instant::now() < deadline, "the video never started: {state:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let later = loop {
+        std::thread::sleep(Duration::from_millis(250));
+        let state = playback(page).expect("the page stays loaded");
+        if state.current_time >= first.current_time + 1.0 {
+            break state;
+        }
+        assert!(Instant::now() < deadline, "the video stopped at {first:?}: {state:?}");
+    };
+    assert!(later.decoded_frames > first.decoded_frames, "{first:?} then {later:?}");
+    later
+}
+
 #[test]
 fn the_page_plays_the_live_camera_with_its_colour_bars() {
     let Some(browser) = Browser::start() else { return };
@@ -189,28 +217,8 @@ fn the_page_plays_the_live_camera_with_its_colour_bars() {
     let mut page = browser.page();
     page.call("Page.enable", json!({}));
     page.call("Page.navigate", json!({ "url": format!("http://{}/?stream=cam", server.addr) }));
-
-    // Playing: the time advances and frames are decoded. The camera makes one fragment a
-    // second and a live HLS playlist starts a few fragments behind, so allow for start-up.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let first = loop {
-        let state = playback(&mut page);
-        if let Some(state) = state.as_ref().filter(|s| s.current_time > 0.0 && s.decoded_frames > 0) {
-            break state.clone();
-        }
-        assert!(Instant::now() < deadline, "the video never started: {state:?}");
-        std::thread::sleep(Duration::from_millis(250));
-    };
-    assert_eq!(first.video_width, u64::from(WIDTH));
-    let later = loop {
-        std::thread::sleep(Duration::from_millis(250));
-        let state = playback(&mut page).expect("the page stays loaded");
-        if state.current_time >= first.current_time + 1.0 {
-            break state;
-        }
-        assert!(Instant::now() < deadline, "the video stopped at {first:?}: {state:?}");
-    };
-    assert!(later.decoded_frames > first.decoded_frames, "{first:?} then {later:?}");
+    let playing = wait_for_playback(&mut page);
+    assert_eq!(playing.video_width, u64::from(WIDTH));
 
     // The picture: a screenshot of the video's box, sampled in the middle of each bar.
     page.eval(
@@ -241,6 +249,52 @@ fn the_page_plays_the_live_camera_with_its_colour_bars() {
         let close = got.iter().zip(expected).all(|(g, e)| (i32::from(*g) - i32::from(*e)).abs() <= TOLERANCE);
         assert!(close, "bar {k} at ({px}, {py}) of the screenshot: {got:?}, expected {expected:?}");
     }
+}
+
+/// A server that checks signatures prints the page's address with a token; opened with
+/// `&stream=cam`, the page lists the streams, plays, and fetches thumbnails with it, and
+/// takes the token out of the address bar.
+#[test]
+fn with_credentials_the_printed_page_address_plays() {
+    let Some(browser) = Browser::start() else { return };
+    let mut server = Served::start(&[
+        "--camera",
+        &format!("cam:{WIDTH}x{HEIGHT}@15"),
+        "--credentials",
+        "AKIDPAGE:page-secret",
+    ]);
+    let page_url = BufReader::new(&mut server.stderr)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| line.strip_prefix("page: ").map(str::to_owned))
+        .expect("kvs serve prints the page's address");
+    assert!(page_url.starts_with(&format!("http://{}/?token=", server.addr)), "{page_url}");
+    let mut page = browser.page();
+    page.call("Page.enable", json!({}));
+    page.call("Page.navigate", json!({ "url": format!("{page_url}&stream=cam") }));
+    wait_for_playback(&mut page);
+
+    assert_eq!(page.eval("location.search"), "?stream=cam");
+    let listed = page.eval(
+        "[document.getElementById('status').textContent, \
+          [...document.querySelectorAll('#stream-rows tr')].map((tr) => tr.dataset.stream)]",
+    );
+    assert!(listed[0].as_str().unwrap().starts_with("updated"), "{listed}");
+    assert_eq!(listed[1], json!(["cam"]));
+    // GetImages through the page's own call, as its thumbnail strip makes it, over the last
+    // seconds (points before the camera's first fragment would be NO_MEDIA).
+    let images = page.eval(
+        "api('/getImages', { StreamName: 'cam', ImageSelectorType: 'SERVER_TIMESTAMP', \
+           StartTimestamp: Date.now() / 1000 - 4, EndTimestamp: Date.now() / 1000, \
+           SamplingInterval: 500, Format: 'JPEG', MaxResults: 8 }) \
+         .then((page) => page.Images.filter((image) => image.ImageContent).length)",
+    );
+    assert!(images.as_u64().unwrap() >= 1, "{images}");
+    // Without the token (a new tab), the stream list is refused with a hint.
+    let refused = page.eval(
+        "fetch('/api/streams').then((r) => [r.status, r.headers.get('x-amzn-ErrorType').split(':')[0]])",
+    );
+    assert_eq!(refused, json!([403, "UnrecognizedClientException"]));
 }
 
 /// A decoded screenshot, RGB or RGBA.

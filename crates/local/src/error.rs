@@ -26,6 +26,10 @@ pub enum Error {
     /// rustls refused the certificate and key.
     #[error("TLS: {0}")]
     Tls(#[from] rustls::Error),
+    /// The web page's token could not be drawn from the operating system's random source
+    /// ([`Config::credentials`](crate::Config::credentials)).
+    #[error("cannot make the web page's token: {0}")]
+    PageToken(kvs_streaming::Error),
     /// No stream of that name exists.
     #[error("stream {0:?} not found")]
     StreamNotFound(String),

@@ -81,6 +81,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kvs_mkv::FragmentNumber;
+use kvs_streaming::page::{PAGE_TOKEN_PARAM, PageToken};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -121,7 +122,10 @@ impl LocalKvs {
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let (stop, shutdown) = watch::channel(false);
-        let shared = Arc::new(Shared { config, store, endpoint: format!("{scheme}://{addr}"), shutdown });
+        let page_token =
+            config.credentials.as_ref().map(|_| PageToken::random()).transpose().map_err(Error::PageToken)?;
+        let endpoint = format!("{scheme}://{addr}");
+        let shared = Arc::new(Shared { config, store, endpoint, shutdown, page_token });
         let router = api::router(shared.clone());
         let serving = shared.clone();
         let (acceptor, certificate) = match tls {
@@ -139,6 +143,17 @@ impl LocalKvs {
     /// [`Config::tls`]).
     pub fn endpoint_url(&self) -> String {
         self.shared.endpoint.clone()
+    }
+
+    /// The address of the web page: the endpoint's `/`, with `?token=…` when the server
+    /// checks signatures ([`Config::credentials`]), since a browser cannot sign. Whoever
+    /// has this address can list the streams and play them, as with the secret key, but
+    /// can call no operation that writes or deletes.
+    pub fn page_url(&self) -> String {
+        match &self.shared.page_token {
+            Some(token) => format!("{}/?{PAGE_TOKEN_PARAM}={}", self.shared.endpoint, token.as_str()),
+            None => format!("{}/", self.shared.endpoint),
+        }
     }
 
     /// The address the server listens on.

@@ -2,7 +2,8 @@
 //! relative URL resolution as players do it.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
@@ -23,8 +24,17 @@ impl Got {
 
 /// GET `url`, read whole.
 pub async fn get(url: &str) -> Got {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let response = client.get(url.parse().unwrap()).await.unwrap();
+    send(Method::GET, url, &[], Bytes::new()).await
+}
+
+/// A request with these headers and body, as a browser's `fetch` makes it: no signature.
+pub async fn send(method: Method, url: &str, headers: &[(&str, &str)], body: Bytes) -> Got {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut request = Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = client.request(request.body(Full::new(body)).unwrap()).await.unwrap();
     let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
     let status = response.status().as_u16();
     let content_type = header("content-type").unwrap_or_default();

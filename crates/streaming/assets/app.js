@@ -2,6 +2,8 @@
 // replay from, and a strip of GetImages thumbnails. Plain browser JavaScript, no build
 // step. It talks to the server on the same origin with the requests the AWS SDKs send
 // (JSON POSTs, timestamps in epoch seconds) plus one page endpoint, /api/streams.
+// A server that checks signatures prints the page's address with a token (/?token=…),
+// which the page sends instead of a signature, since a browser cannot sign.
 "use strict";
 
 const STREAMS_PATH = "/api/streams";
@@ -14,17 +16,37 @@ const THUMBS_EVERY_MS = 15000;
 const ON_DEMAND_SPAN_MS = 10 * 60 * 1000;
 const SESSION_RETRY_MS = 2000;
 
+// The token is kept for this tab and taken out of the address bar, so that a link or a
+// screenshot of the page does not carry it.
+const PAGE_TOKEN = (() => {
+  const params = new URLSearchParams(location.search);
+  const token = params.get("token");
+  if (!token) return sessionStorage.getItem("kvs-page-token");
+  sessionStorage.setItem("kvs-page-token", token);
+  params.delete("token");
+  const query = params.toString();
+  history.replaceState(null, "", location.pathname + (query ? `?${query}` : ""));
+  return token;
+})();
+const TOKEN_HEADERS = PAGE_TOKEN ? { "x-kvs-page-token": PAGE_TOKEN } : {};
+
 const $ = (id) => document.getElementById(id);
 const video = $("video");
 const state = { stream: null, hls: null, fragments: [], timers: [], retry: null };
 
 // A JSON POST as the SDKs make it; AWS errors come back as {Message} with x-amzn-ErrorType.
 async function api(path, body) {
-  const response = await fetch(path, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
+  return answer(
+    await fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", ...TOKEN_HEADERS },
+      body: JSON.stringify(body),
+    }),
+  );
+}
+
+// The JSON of an answer, or an Error saying AWS's error type and message.
+async function answer(response) {
   const text = await response.text();
   const json = text ? JSON.parse(text) : {};
   if (!response.ok) {
@@ -64,12 +86,14 @@ function showError(text) {
 
 async function refreshStreams() {
   try {
-    const response = await fetch(STREAMS_PATH);
-    const { streams } = await response.json();
+    const response = await fetch(STREAMS_PATH, { headers: TOKEN_HEADERS }).catch((e) => {
+      throw new Error(`server unreachable (${e.message})`);
+    });
+    const { streams } = await answer(response);
     renderStreams(streams);
     setStatus(`updated ${new Date().toLocaleTimeString()}`);
   } catch (e) {
-    setStatus(`server unreachable (${e.message})`);
+    setStatus(e.message);
   }
 }
 

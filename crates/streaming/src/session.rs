@@ -21,6 +21,13 @@ pub const DEFAULT_SESSION_LIMIT: usize = 10_000;
 /// than unknown; the table forgets it sooner only when full.
 const EXPIRED_MEMORY_MS: u64 = 10 * 60 * 1000;
 
+/// [`TOKEN_BYTES`] from the operating system's random source, as lowercase hex.
+pub(crate) fn random_hex() -> Result<String, Error> {
+    let mut bytes = [0u8; TOKEN_BYTES];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Random(e.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// The `SessionToken` of a session URL.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SessionToken(String);
@@ -28,9 +35,7 @@ pub struct SessionToken(String);
 impl SessionToken {
     /// A fresh token from the operating system's random source.
     pub fn random() -> Result<Self, Error> {
-        let mut bytes = [0u8; TOKEN_BYTES];
-        getrandom::fill(&mut bytes).map_err(|e| Error::Random(e.to_string()))?;
-        Ok(Self(bytes.iter().map(|b| format!("{b:02x}")).collect()))
+        random_hex().map(Self)
     }
 
     /// The token as it goes in a URL.

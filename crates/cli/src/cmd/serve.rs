@@ -7,6 +7,9 @@
 //! to a file in the temporary directory when in memory, and the exports name it as
 //! `AWS_CA_BUNDLE`, which the AWS CLI, boto3 and `kvs` read.
 //!
+//! The web page is at the endpoint's `/`. With `--credentials` a browser, which cannot
+//! sign, needs the page address printed at start (`page: …/?token=…`).
+//!
 //! `--replay N:PREFIX=FILE` is the load generator: N live streams `PREFIX000`,
 //! `PREFIX001`, ... fed at real time from one pre-encoded MKV, looped, with no encoding
 //! and one thread for all of them (see `LocalKvs::spawn_replay`). Memory grows with
@@ -294,6 +297,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let url = kvs.endpoint_url();
         let certificate = certificate_file(&kvs)?;
         eprintln!("local KVS listening on {url} (Ctrl-C stops)");
+        // With --credentials the address carries the page's token: it is printed here, to
+        // the user who started the server, as Jupyter prints its own, and never logged.
+        eprintln!("page: {}", kvs.page_url());
         if let Some(file) = &certificate {
             eprintln!("certificate: {} (clients: --ca-file {0})", file.path.display());
         }

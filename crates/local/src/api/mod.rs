@@ -32,6 +32,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use kvs_streaming::page::PageToken;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, watch};
@@ -53,6 +54,8 @@ pub(crate) struct Shared {
     pub store: Store,
     pub endpoint: String,
     pub shutdown: watch::Receiver<bool>,
+    /// With [`Config::credentials`], what the web page sends in place of a signature.
+    pub page_token: Option<PageToken>,
 }
 
 /// The router's state: what every handler shares, and what the archived-media
@@ -130,7 +133,7 @@ async fn dispatch(
             Err(e) => return streaming::refuse(e),
             Ok(None) => {}
         }
-        if let Some(response) = page::get(&shared, &path) {
+        if let Some(response) = page::get(&shared, &path, &headers) {
             return response;
         }
     }
@@ -138,9 +141,15 @@ async fn dispatch(
         (true, Some(Operation::PutMedia)) => put_media::put_media(shared, &uri, headers, body).await,
         (true, Some(operation)) => match axum::body::to_bytes(body, MAX_JSON_BODY).await {
             Err(_) => Err(ApiError::invalid("request body unreadable or over 1 MiB")),
-            Ok(bytes) => match authenticate(&shared, &method, &uri, &headers, Payload::Bytes(&bytes)) {
-                Err(e) => Err(e),
-                Ok(()) => json_operation(&api, operation, &headers, &bytes).await,
+            Ok(bytes) => match page::authorize(&shared, &path, &headers) {
+                page::Caller::Page => json_operation(&api, operation, &headers, &bytes).await,
+                page::Caller::Refused(e) => Err(e),
+                page::Caller::NotThePage => {
+                    match authenticate(&shared, &method, &uri, &headers, Payload::Bytes(&bytes)) {
+                        Err(e) => Err(e),
+                        Ok(()) => json_operation(&api, operation, &headers, &bytes).await,
+                    }
+                }
             },
         },
         _ => Err(ApiError::new(ErrorType::UnknownOperation, format!("no operation {method} {path}"))),

@@ -1,24 +1,75 @@
 //! The web page of `kvs serve`: its files (`kvs-streaming`'s [`asset`] table: the HTML,
-//! script, style, and hls.js with its licence, compiled into the binary) and the stream
-//! list it polls ([`STREAMS_PATH`], [`StreamList`]), filled from the store.
+//! script, style, and hls.js with its licence, compiled into the binary), the stream
+//! list it polls ([`STREAMS_PATH`], [`StreamList`]), filled from the store, and who may
+//! call as the page when the server checks signatures ([`authorize`]).
 //!
 //! The page's other calls are AWS's own operations on the same origin; nothing here
 //! plays or decodes media.
+//!
+//! With credentials, the files are served to anyone (they hold no data) and everything
+//! else wants the server's [`PageToken`](kvs_streaming::page::PageToken): the stream
+//! list, and the read operations of [`PAGE_OPERATIONS`], which take it in place of a
+//! SigV4 signature. The token lets no other operation through.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kvs_streaming::asset;
-use kvs_streaming::page::{STREAMS_PATH, StreamList, StreamSummary};
+use kvs_streaming::page::{PAGE_OPERATIONS, PAGE_TOKEN_HEADER, STREAMS_PATH, StreamList, StreamSummary};
 
 use super::Shared;
+use super::errors::{ApiError, ErrorType};
 use crate::store::now_ms;
 
 /// The window over which ingest rates are averaged.
 const RATE_WINDOW_MS: i64 = 10_000;
 
+/// Who a request is, as far as the page is concerned.
+#[derive(Debug)]
+pub(super) enum Caller {
+    /// The page, with the server's token, calling one of [`PAGE_OPERATIONS`]: no
+    /// signature needed.
+    Page,
+    /// A request without a page token (or a server without credentials): its signature
+    /// is checked as usual.
+    NotThePage,
+    /// A page token that is wrong, or right but for an operation the page does not make.
+    Refused(ApiError),
+}
+
+/// Whether a POST to `path` comes from the page, by its [`PAGE_TOKEN_HEADER`].
+pub(super) fn authorize(shared: &Shared, path: &str, headers: &HeaderMap) -> Caller {
+    let (Some(token), Some(given)) = (&shared.page_token, headers.get(PAGE_TOKEN_HEADER)) else {
+        return Caller::NotThePage;
+    };
+    if !given.to_str().is_ok_and(|given| token.matches(given)) {
+        return Caller::Refused(unrecognised_token());
+    }
+    if !PAGE_OPERATIONS.contains(&path) {
+        return Caller::Refused(ApiError::new(
+            ErrorType::NotAuthorized,
+            format!("the page token allows {} only; sign other calls", PAGE_OPERATIONS.join(", ")),
+        ));
+    }
+    Caller::Page
+}
+
+fn unrecognised_token() -> ApiError {
+    ApiError::new(
+        ErrorType::UnrecognizedClient,
+        "this server checks signatures: open the page at the address `kvs serve` printed, \
+         which carries its token",
+    )
+}
+
 /// The answer to a GET of `path` if it is one of the page's, else `None`.
-pub(super) fn get(shared: &Shared, path: &str) -> Option<Response> {
+pub(super) fn get(shared: &Shared, path: &str, headers: &HeaderMap) -> Option<Response> {
     if path == STREAMS_PATH {
+        if let Some(token) = &shared.page_token {
+            let given = headers.get(PAGE_TOKEN_HEADER).and_then(|v| v.to_str().ok());
+            if !given.is_some_and(|given| token.matches(given)) {
+                return Some(unrecognised_token().into_response());
+            }
+        }
         let body = serde_json::to_string(&streams(shared)).unwrap_or_default();
         return Some(with_type((StatusCode::OK, body).into_response(), "application/json"));
     }
