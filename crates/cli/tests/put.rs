@@ -60,6 +60,10 @@ fn bad_inputs_exit_non_zero_and_store_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("kvs: the input is not Matroska"), "{stderr}");
     assert!(server.list_fragments("text").is_empty());
+    // A pipe whose writer failed before writing: said as such, not as "not Matroska".
+    let empty = put(&server, "text", &["--input", "-"], b"");
+    assert!(!empty.status.success());
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("kvs: the input is empty"));
     let missing = put(&server, "cam", &["--input", "/nonexistent/clip.mkv"], b"");
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot open /nonexistent/clip.mkv"));
@@ -83,6 +87,44 @@ fn an_ffmpeg_pipe_is_put_whole() {
     assert!(ffmpeg.wait().unwrap().success());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let records = consume(&server, "ffmpeg");
+    // 150 frames, a keyframe each second: three 2 s fragments.
+    assert_eq!(records.iter().map(video).collect::<Vec<_>>(), [(50, 2), (50, 2), (50, 2)]);
+}
+
+/// GStreamer's `matroskamux streamable=true` writes another layout than ffmpeg: Tags before
+/// Info, and Clusters of unknown size.
+#[test]
+fn a_gstreamer_pipe_is_put_whole() {
+    let pipeline = "videotestsrc num-buffers=150 ! video/x-raw,width=160,height=120,framerate=25/1 \
+                    ! x264enc key-int-max=25 ! matroskamux streamable=true ! fdsink fd=1";
+    let has_elements =
+        Command::new("gst-inspect-1.0").args(["--exists", "x264enc"]).status().is_ok_and(|s| s.success())
+            && Command::new("gst-inspect-1.0")
+                .args(["--exists", "matroskamux"])
+                .status()
+                .is_ok_and(|s| s.success());
+    if !has_elements {
+        eprintln!(
+            "skipping: no gst-launch-1.0 with x264enc and matroskamux (CI installs them: .ci/tools.sh)"
+        );
+        return;
+    }
+    let mut gst = Command::new("gst-launch-1.0")
+        .arg("-q")
+        .args(pipeline.split_whitespace())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let server = Served::start(&["--idle-timeout", "0.5"]);
+    let out = Command::new(kvs_bin())
+        .args(["put", "--endpoint", &server.endpoint(), "--stream", "gst", "--create", "--input", "-"])
+        .stdin(Stdio::from(gst.stdout.take().unwrap()))
+        .output()
+        .unwrap();
+    assert!(gst.wait().unwrap().success());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let records = consume(&server, "gst");
     // 150 frames, a keyframe each second: three 2 s fragments.
     assert_eq!(records.iter().map(video).collect::<Vec<_>>(), [(50, 2), (50, 2), (50, 2)]);
 }

@@ -5,6 +5,10 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The input ended before its first byte: typically the program writing to the pipe
+    /// failed before it wrote anything.
+    #[error("the input is empty: nothing to put (did the program writing to the pipe fail?)")]
+    EmptyInput,
     /// The input does not start with an EBML header: it is not Matroska.
     #[error("the input is not Matroska (it does not start with an EBML header)")]
     NotMatroska,

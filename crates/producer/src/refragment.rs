@@ -188,6 +188,9 @@ impl Refragmenter {
         }
         self.finished = true;
         if let Some(prefix) = self.prefix.take() {
+            if prefix.is_empty() {
+                return self.fail(Error::EmptyInput);
+            }
             if prefix.len() < EBML_MAGIC.len() || prefix[..4] != EBML_MAGIC {
                 return self.fail(Error::NotMatroska);
             }
@@ -554,7 +557,8 @@ mod tests {
     #[test]
     fn not_matroska_and_truncated_inputs_are_errors() {
         assert_eq!(run(b"hello world", 3, config(0)), [Err(Error::NotMatroska.to_string())]);
-        assert_eq!(run(b"", 3, config(0)), [Err(Error::NotMatroska.to_string())]);
+        assert_eq!(run(b"", 3, config(0)), [Err(Error::EmptyInput.to_string())]);
+        assert_eq!(run(b"\x1a\x45", 3, config(0)), [Err(Error::NotMatroska.to_string())]);
         let whole = stream(4, 25, 25);
         let out = run(&whole[..whole.len() - 100], 1000, config(0));
         assert!(out[0].is_ok());

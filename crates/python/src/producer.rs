@@ -114,7 +114,8 @@ fn counts<'py>(py: Python<'py>, s: &Snapshot) -> PyResult<Bound<'py, PyDict>> {
 fn to_py(error: kvs_producer::Error) -> PyErr {
     use kvs_producer::Error as E;
     match error {
-        E::NotMatroska
+        E::EmptyInput
+        | E::NotMatroska
         | E::Mkv(_)
         | E::Truncated { .. }
         | E::NoTracks
