@@ -14,7 +14,9 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kvs_streaming::asset;
-use kvs_streaming::page::{PAGE_OPERATIONS, PAGE_TOKEN_HEADER, STREAMS_PATH, StreamList, StreamSummary};
+use kvs_streaming::page::{
+    PAGE_OPERATIONS, PAGE_TOKEN_HEADER, PageToken, STREAMS_PATH, StreamList, StreamSummary,
+};
 
 use super::Shared;
 use super::errors::{ApiError, ErrorType};
@@ -38,10 +40,11 @@ pub(super) enum Caller {
 
 /// Whether a POST to `path` comes from the page, by its [`PAGE_TOKEN_HEADER`].
 pub(super) fn authorize(shared: &Shared, path: &str, headers: &HeaderMap) -> Caller {
-    let (Some(token), Some(given)) = (&shared.page_token, headers.get(PAGE_TOKEN_HEADER)) else {
+    let Some(token) = &shared.page_token else { return Caller::NotThePage };
+    if !headers.contains_key(PAGE_TOKEN_HEADER) {
         return Caller::NotThePage;
-    };
-    if !given.to_str().is_ok_and(|given| token.matches(given)) {
+    }
+    if !carries(token, headers) {
         return Caller::Refused(unrecognised_token());
     }
     if !PAGE_OPERATIONS.contains(&path) {
@@ -51,6 +54,11 @@ pub(super) fn authorize(shared: &Shared, path: &str, headers: &HeaderMap) -> Cal
         ));
     }
     Caller::Page
+}
+
+/// Whether `headers` carry `token` in [`PAGE_TOKEN_HEADER`].
+fn carries(token: &PageToken, headers: &HeaderMap) -> bool {
+    headers.get(PAGE_TOKEN_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|given| token.matches(given))
 }
 
 fn unrecognised_token() -> ApiError {
@@ -64,11 +72,10 @@ fn unrecognised_token() -> ApiError {
 /// The answer to a GET of `path` if it is one of the page's, else `None`.
 pub(super) fn get(shared: &Shared, path: &str, headers: &HeaderMap) -> Option<Response> {
     if path == STREAMS_PATH {
-        if let Some(token) = &shared.page_token {
-            let given = headers.get(PAGE_TOKEN_HEADER).and_then(|v| v.to_str().ok());
-            if !given.is_some_and(|given| token.matches(given)) {
-                return Some(unrecognised_token().into_response());
-            }
+        if let Some(token) = &shared.page_token
+            && !carries(token, headers)
+        {
+            return Some(unrecognised_token().into_response());
         }
         let body = serde_json::to_string(&streams(shared)).unwrap_or_default();
         return Some(with_type((StatusCode::OK, body).into_response(), "application/json"));
