@@ -2,7 +2,7 @@
 //! fragments that start at keyframes; bad inputs fail with a clear message and store
 //! nothing; an ffmpeg pipe when ffmpeg is installed.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -73,22 +73,26 @@ fn bad_inputs_exit_non_zero_and_store_nothing() {
 const TESTSRC: &[&str] =
     &["-f", "lavfi", "-i", "testsrc=size=160x120:rate=25", "-t", "6", "-c:v", "libx264", "-g", "25"];
 
-#[test]
-fn an_ffmpeg_pipe_is_put_whole() {
-    let Some(mut ffmpeg) = ffmpeg_pipe(TESTSRC) else { return };
+/// `producer`'s standard output piped into `kvs put --stream STREAM --create --input -`, as
+/// in a shell pipe; both must succeed. The stream's fragments, read back as `(frames,
+/// keyframes)` of the video track.
+fn put_pipe(mut producer: Child, stream: &str) -> Vec<(u64, u64)> {
     let server = Served::start(&["--idle-timeout", "0.5"]);
-    let endpoint = server.endpoint();
-    // ffmpeg's standard output is kvs put's standard input, as in a shell pipe.
     let out = Command::new(kvs_bin())
-        .args(["put", "--endpoint", &endpoint, "--stream", "ffmpeg", "--create", "--input", "-"])
-        .stdin(Stdio::from(ffmpeg.stdout.take().unwrap()))
+        .args(["put", "--endpoint", &server.endpoint(), "--stream", stream, "--create", "--input", "-"])
+        .stdin(Stdio::from(producer.stdout.take().unwrap()))
         .output()
         .unwrap();
-    assert!(ffmpeg.wait().unwrap().success());
+    assert!(producer.wait().unwrap().success());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let records = consume(&server, "ffmpeg");
+    consume(&server, stream).iter().map(video).collect()
+}
+
+#[test]
+fn an_ffmpeg_pipe_is_put_whole() {
+    let Some(ffmpeg) = ffmpeg_pipe(TESTSRC) else { return };
     // 150 frames, a keyframe each second: three 2 s fragments.
-    assert_eq!(records.iter().map(video).collect::<Vec<_>>(), [(50, 2), (50, 2), (50, 2)]);
+    assert_eq!(put_pipe(ffmpeg, "ffmpeg"), [(50, 2), (50, 2), (50, 2)]);
 }
 
 /// GStreamer's `matroskamux streamable=true` writes another layout than ffmpeg: Tags before
@@ -97,36 +101,24 @@ fn an_ffmpeg_pipe_is_put_whole() {
 fn a_gstreamer_pipe_is_put_whole() {
     let pipeline = "videotestsrc num-buffers=150 ! video/x-raw,width=160,height=120,framerate=25/1 \
                     ! x264enc key-int-max=25 ! matroskamux streamable=true ! fdsink fd=1";
-    let has_elements =
-        Command::new("gst-inspect-1.0").args(["--exists", "x264enc"]).status().is_ok_and(|s| s.success())
-            && Command::new("gst-inspect-1.0")
-                .args(["--exists", "matroskamux"])
-                .status()
-                .is_ok_and(|s| s.success());
-    if !has_elements {
+    let has = |element| {
+        Command::new("gst-inspect-1.0").args(["--exists", element]).status().is_ok_and(|s| s.success())
+    };
+    if !(has("x264enc") && has("matroskamux")) {
         eprintln!(
             "skipping: no gst-launch-1.0 with x264enc and matroskamux (CI installs them: .ci/tools.sh)"
         );
         return;
     }
-    let mut gst = Command::new("gst-launch-1.0")
+    let gst = Command::new("gst-launch-1.0")
         .arg("-q")
         .args(pipeline.split_whitespace())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let server = Served::start(&["--idle-timeout", "0.5"]);
-    let out = Command::new(kvs_bin())
-        .args(["put", "--endpoint", &server.endpoint(), "--stream", "gst", "--create", "--input", "-"])
-        .stdin(Stdio::from(gst.stdout.take().unwrap()))
-        .output()
-        .unwrap();
-    assert!(gst.wait().unwrap().success());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let records = consume(&server, "gst");
-    // 150 frames, a keyframe each second: three 2 s fragments.
-    assert_eq!(records.iter().map(video).collect::<Vec<_>>(), [(50, 2), (50, 2), (50, 2)]);
+    // The same 150 frames and keyframes as ffmpeg's.
+    assert_eq!(put_pipe(gst, "gst"), [(50, 2), (50, 2), (50, 2)]);
 }
 
 #[test]
