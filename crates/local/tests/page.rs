@@ -32,6 +32,8 @@ async fn the_page_ships_its_player_and_lists_the_streams() {
     // `/?stream=NAME` opens that stream's player at once, muted.
     assert!(app.contains(r#"new URLSearchParams(location.search).get("stream")"#));
     assert!(app.contains("video.muted = true"));
+    // The page sends its token in the header the server reads it from.
+    assert!(app.contains(&format!(r#"{{ "{PAGE_TOKEN_HEADER}": PAGE_TOKEN }}"#)), "{app}");
     assert!(!app.contains("http://") && !app.contains("https://"));
     assert_eq!(get(&format!("{base}/style.css")).await.status, 200);
 

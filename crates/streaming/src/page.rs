@@ -40,7 +40,7 @@ pub const PAGE_OPERATIONS: [&str; 4] =
 /// assert!(!token.matches(""));
 /// # Ok::<(), kvs_streaming::Error>(())
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct PageToken(String);
 
 impl PageToken {
