@@ -141,16 +141,19 @@ async fn dispatch(
         (true, Some(Operation::PutMedia)) => put_media::put_media(shared, &uri, headers, body).await,
         (true, Some(operation)) => match axum::body::to_bytes(body, MAX_JSON_BODY).await {
             Err(_) => Err(ApiError::invalid("request body unreadable or over 1 MiB")),
-            Ok(bytes) => match page::authorize(&shared, &path, &headers) {
-                page::Caller::Page => json_operation(&api, operation, &headers, &bytes).await,
-                page::Caller::Refused(e) => Err(e),
-                page::Caller::NotThePage => {
-                    match authenticate(&shared, &method, &uri, &headers, Payload::Bytes(&bytes)) {
-                        Err(e) => Err(e),
-                        Ok(()) => json_operation(&api, operation, &headers, &bytes).await,
+            Ok(bytes) => {
+                let allowed = match page::authorize(&shared, &path, &headers) {
+                    page::Caller::Page => Ok(()),
+                    page::Caller::Refused(e) => Err(e),
+                    page::Caller::NotThePage => {
+                        authenticate(&shared, &method, &uri, &headers, Payload::Bytes(&bytes))
                     }
+                };
+                match allowed {
+                    Err(e) => Err(e),
+                    Ok(()) => json_operation(&api, operation, &headers, &bytes).await,
                 }
-            },
+            }
         },
         _ => Err(ApiError::new(ErrorType::UnknownOperation, format!("no operation {method} {path}"))),
     };
